@@ -1,0 +1,220 @@
+"""Sort each record into its table and cast it to that table's canonical schema.
+
+A record's table is decided per record, from the strongest signal it carries: a
+``Type``/``TableName`` value naming the table, then its category, its operation
+name, the export folder it was found in, and last which fields it fills. A value
+that does not cast (a size of ``abc``) rejects the record with a reason, never
+the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import polars as pl
+
+from acsmail.readers._source import HINT, REJECT
+from acsmail.schema import (
+    DELIVERY_STATUSES,
+    ENGAGEMENT,
+    ENGAGEMENT_TYPES,
+    SEND,
+    SIGNAL_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STATUS,
+    TABLES,
+    TIME,
+    Table,
+)
+
+if TYPE_CHECKING:
+    from acsmail.readers import Inputs
+
+__all__ = ["TABLE", "Tables", "normalise"]
+
+TABLE: Final = "_table"
+
+_NAMES_OF_TABLES: Final = {
+    name.lower(): table.key
+    for table in TABLES
+    for name in (table.name, table.category, *table.operations)
+}
+_TRUE: Final = ("true", "1", "yes")
+_FALSE: Final = ("false", "0", "no")
+
+
+@dataclass
+class Tables:
+    """The canonical tables of one run, and what did not make it into them.
+
+    ``rejected`` has columns file, line, reason, record; ``unclassified`` has
+    file and line of records that belong to no table.
+    """
+
+    send: pl.LazyFrame
+    status: pl.LazyFrame
+    engagement: pl.LazyFrame
+    rejected: pl.LazyFrame
+    unclassified: pl.LazyFrame
+    absent: dict[str, tuple[str, ...]]
+
+
+def _signal(column: str) -> pl.Expr:
+    return (
+        pl.col(column)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .replace_strict(_NAMES_OF_TABLES, default=None, return_dtype=pl.String)
+    )
+
+
+def _by_content() -> pl.Expr:
+    """Guess a record's table from the fields only that table fills."""
+    return (
+        pl.when(pl.col("EngagementType").is_not_null())
+        .then(pl.lit(ENGAGEMENT.key))
+        .when(
+            pl.col("DeliveryStatus").is_not_null() | pl.col("RecipientId").is_not_null()
+        )
+        .then(pl.lit(STATUS.key))
+        .when(
+            pl.col("Size").is_not_null() | pl.col("UniqueRecipientsCount").is_not_null()
+        )
+        .then(pl.lit(SEND.key))
+    )
+
+
+def _table_of_record() -> pl.Expr:
+    signals = [_signal(column) for column in (*SIGNAL_COLUMNS, "OperationName")]
+    return pl.coalesce(*signals, pl.col(HINT), _by_content()).alias(TABLE)
+
+
+def _canonical_spelling(column: str, spellings: tuple[str, ...]) -> pl.Expr:
+    lookup = {spelling.lower(): spelling for spelling in spellings}
+    return (
+        pl.col(column)
+        .str.to_lowercase()
+        .replace_strict(lookup, default=pl.col(column), return_dtype=pl.String)
+        .alias(column)
+    )
+
+
+def _cast(column: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
+    """The typed value of a text column, and the reason when it does not cast."""
+    raw = pl.col(column)
+    if dtype == TIME or dtype == pl.String:
+        return raw, None
+    if dtype == pl.Boolean:
+        folded = raw.str.to_lowercase()
+        value = (
+            pl.when(folded.is_in(_TRUE))
+            .then(True)
+            .when(folded.is_in(_FALSE))
+            .then(False)
+            .otherwise(None)
+        )
+        expected = "true or false"
+    elif dtype == pl.Int64:
+        number = raw.str.strip_chars().cast(pl.Float64, strict=False)
+        value = pl.when(number == number.floor()).then(number).cast(pl.Int64)
+        expected = "a whole number"
+    else:
+        value = raw.str.strip_chars().cast(dtype, strict=False)
+        expected = "a number"
+    reason = pl.when(raw.is_not_null() & value.is_null()).then(
+        pl.format(f"{column}: expected {expected}, got '{{}}'", raw)
+    )
+    return value.alias(column), reason
+
+
+def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
+    """The records of one table, cast, with a reason on each rejected record."""
+    values = []
+    reasons = [pl.col(REJECT)]
+    for column, dtype in table.schema.items():
+        value, reason = _cast(column, dtype)
+        values.append(value)
+        if reason is not None:
+            reasons.append(reason)
+    lf = records.filter(pl.col(TABLE) == table.key).select(
+        *values,
+        pl.coalesce(reasons).alias(REJECT),
+        pl.col(SOURCE_FILE),
+        pl.col(SOURCE_LINE),
+    )
+    if "DeliveryStatus" in table.schema:
+        lf = lf.with_columns(_canonical_spelling("DeliveryStatus", DELIVERY_STATUSES))
+    if "EngagementType" in table.schema:
+        lf = lf.with_columns(_canonical_spelling("EngagementType", ENGAGEMENT_TYPES))
+    return lf.with_columns(pl.col("ResourceId").str.to_lowercase())
+
+
+def normalise(inputs: Inputs) -> Tables:
+    """Split the records of a run into the three canonical tables.
+
+    Parameters
+    ----------
+    inputs
+        The prepared files.
+
+    Returns
+    -------
+    Tables
+        Lazy frames of the good records of each table, of the rejected
+        records, and of the records that belong to no table.
+    """
+    columns = [name for table in TABLES for name in table.schema] + [*SIGNAL_COLUMNS]
+    records = inputs.records()
+    present = set(records.collect_schema().names())
+    blanks = [
+        pl.lit(None, pl.String).alias(name)
+        for name in dict.fromkeys(columns)
+        if name not in present
+    ]
+    text = [
+        pl.when(pl.col(name).str.strip_chars() == "")
+        .then(None)
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in present
+        if name in columns and name != "TimeGenerated"
+    ]
+    records = records.with_columns(*blanks).with_columns(*text)
+    records = records.with_columns(_table_of_record())
+
+    frames = {table.key: _table_frame(records, table) for table in TABLES}
+    good = {
+        key: lf.filter(pl.col(REJECT).is_null()).drop(REJECT)
+        for key, lf in frames.items()
+    }
+    rejected = pl.concat(
+        [
+            inputs.rejects(),
+            *(
+                lf.filter(pl.col(REJECT).is_not_null()).select(
+                    pl.col(SOURCE_FILE).alias("file"),
+                    pl.col(SOURCE_LINE).alias("line"),
+                    pl.col(REJECT).alias("reason"),
+                    pl.lit(None, pl.String).alias("record"),
+                )
+                for lf in frames.values()
+            ),
+        ]
+    )
+    unclassified = records.filter(pl.col(TABLE).is_null()).select(
+        pl.col(SOURCE_FILE).alias("file"), pl.col(SOURCE_LINE).alias("line")
+    )
+    absent = {
+        table.key: tuple(c for c in table.schema if c not in inputs.columns)
+        for table in TABLES
+    }
+    return Tables(
+        send=good[SEND.key],
+        status=good[STATUS.key],
+        engagement=good[ENGAGEMENT.key],
+        rejected=rejected,
+        unclassified=unclassified,
+        absent=absent,
+    )

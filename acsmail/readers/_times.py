@@ -1,0 +1,122 @@
+"""Recognise how an export writes its datetimes, and parse them as UTC."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, Literal
+
+from acsmail.schema import TIME
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import polars as pl
+
+__all__ = ["DateOrder", "TimeFormat", "detect_time_format", "parse_time"]
+
+DateOrder = Literal["mdy", "dmy"]
+
+_ISO: Final = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f",
+)
+# Browser-locale text, as the portal writes it: "2/10/2026, 4:00:00.123 PM".
+_LOCALE: Final = (
+    "{d}/{m}/%Y, %I:%M:%S%.f %p",
+    "{d}/{m}/%Y, %H:%M:%S%.f",
+    "{d}/{m}/%Y %I:%M:%S%.f %p",
+    "{d}/{m}/%Y %H:%M:%S%.f",
+    "{d}.{m}.%Y, %H:%M:%S%.f",
+    "{d}.{m}.%Y %H:%M:%S%.f",
+)
+_NUMERIC_DATE: Final = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{4}")
+
+
+class TimeFormat:
+    """The datetime format found in one file's sample, and how sure we are.
+
+    Parameters
+    ----------
+    format
+        A chrono format string, or None when the sample had no datetimes.
+    ambiguous
+        True when the day and month order could not be told from the data.
+    """
+
+    def __init__(self, format: str | None, *, ambiguous: bool = False) -> None:
+        self.format = format
+        self.ambiguous = ambiguous
+
+    def __repr__(self) -> str:
+        return f"TimeFormat({self.format!r}, ambiguous={self.ambiguous})"
+
+
+def _parses_all(values: pl.Series, fmt: str) -> bool:
+    parsed = values.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+    return parsed.null_count() == 0
+
+
+def _date_order_from(values: Sequence[str]) -> DateOrder | None:
+    """Tell M/D from D/M by a first or second field above 12, if any."""
+    for value in values:
+        match = _NUMERIC_DATE.match(value)
+        if match is None:
+            continue
+        first, second = int(match.group(1)), int(match.group(2))
+        if first > 12:
+            return "dmy"
+        if second > 12:
+            return "mdy"
+    return None
+
+
+def detect_time_format(
+    sample: pl.Series, *, date_order: DateOrder | None = None
+) -> TimeFormat:
+    """Find the one format that parses every value of a sample.
+
+    Parameters
+    ----------
+    sample
+        Non-empty datetime texts from the start of a file.
+    date_order
+        The user's word on day/month order, which wins over the data.
+
+    Returns
+    -------
+    TimeFormat
+        The format, with ``format=None`` when nothing fits.
+    """
+    values = sample.drop_nulls().str.strip_chars()
+    values = values.filter(values != "")
+    if values.len() == 0:
+        return TimeFormat(None)
+    for fmt in _ISO:
+        if _parses_all(values, fmt):
+            return TimeFormat(fmt)
+
+    found = _date_order_from(values.to_list())
+    order = date_order or found or "mdy"
+    day, month = "%d", "%m"
+    for template in _LOCALE:
+        fmt = (
+            template.format(d=month, m=day)
+            if order == "mdy"
+            else template.format(d=day, m=month)
+        )
+        if _parses_all(values, fmt):
+            return TimeFormat(fmt, ambiguous=date_order is None and found is None)
+    return TimeFormat(None)
+
+
+def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
+    """Parse datetime text as UTC at microsecond precision; null where it fails."""
+    # With no format found, every value fails the ISO format and is rejected.
+    fmt = time_format.format or _ISO[0]
+    return (
+        expr.str.strip_chars()
+        .str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+        .cast(TIME)
+    )

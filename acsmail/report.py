@@ -1,0 +1,494 @@
+"""The report's sections, each a lazy frame of rows (spec section 5).
+
+Nothing here formats text: each section is a frame whose columns a renderer
+lays out as a table, Markdown, JSON or HTML. All sections are built on the same
+filtered deliveries and collected together, so the export is read once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import polars as pl
+
+from acsmail.schema import SOURCE_FILE, TERMINAL_STATUSES
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from acsmail.deliveries import Deliveries
+    from acsmail.normalise import Tables
+    from acsmail.readers import Inputs
+
+__all__ = ["PERCENTILES", "SECTIONS", "Filters", "apply_filters", "build_report"]
+
+PERCENTILES: Final = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
+TOP: Final = 20
+
+SECTIONS: Final = (
+    "inputs",
+    "absent_columns",
+    "rejected",
+    "overview",
+    "statuses",
+    "latency",
+    "domains",
+    "failure_reasons",
+    "bounce_types",
+    "senders",
+    "sizes",
+    "hours",
+    "mail_servers",
+    "engagement",
+)
+_SIZE_ORDER: Final = (
+    "Tiny (<100KB)",
+    "Small (100KB-1MB)",
+    "Medium (1-5MB)",
+    "Large (5-10MB)",
+    "Very Large (>10MB)",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Row filters shared by every command; empty tuples filter nothing."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    recipient_domains: tuple[str, ...] = ()
+    senders: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    message_ids: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(
+            (
+                self.since,
+                self.until,
+                self.recipient_domains,
+                self.senders,
+                self.statuses,
+                self.message_ids,
+            )
+        )
+
+
+def apply_filters(rows: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
+    """Keep the deliveries rows that pass every filter.
+
+    A row's time is its send time, or its final status time when the send is
+    not in the export. Domains, senders and statuses match case-insensitively;
+    a sender is a whole address or a domain.
+    """
+    when = pl.coalesce("SendTime", "FinalStatusTime")
+    conditions: list[pl.Expr] = []
+    if filters.since is not None:
+        conditions.append(when >= filters.since)
+    if filters.until is not None:
+        conditions.append(when < filters.until)
+    if filters.recipient_domains:
+        domains = [d.lower() for d in filters.recipient_domains]
+        conditions.append(pl.col("RecipientDomain").is_in(domains))
+    if filters.senders:
+        wanted = [s.lower() for s in filters.senders]
+        domain = pl.col("SenderDomain").str.to_lowercase()
+        address = pl.concat_str(
+            pl.col("SenderUsername").str.to_lowercase(), pl.lit("@"), domain
+        )
+        conditions.append(address.is_in(wanted) | domain.is_in(wanted))
+    if filters.statuses:
+        wanted = [s.lower() for s in filters.statuses]
+        conditions.append(
+            pl.col("FinalDeliveryStatus").str.to_lowercase().is_in(wanted)
+        )
+    if filters.message_ids:
+        wanted = [m.lower() for m in filters.message_ids]
+        conditions.append(pl.col("MessageId").str.to_lowercase().is_in(wanted))
+    if not conditions:
+        return rows
+    return rows.filter(pl.all_horizontal(conditions))
+
+
+def nearest_rank(expr: pl.Expr, fraction: float) -> pl.Expr:
+    """The nearest-rank percentile: the value at rank ceil(p * n) of the sorted data."""
+    values = expr.drop_nulls()
+    rank = (values.len() * fraction).ceil().cast(pl.Int64) - 1
+    return values.sort().get(rank.clip(lower_bound=0), null_on_oob=True)
+
+
+def _latency_aggs(seconds: pl.Expr) -> list[pl.Expr]:
+    return [
+        pl.len().alias("delivered"),
+        *(nearest_rank(seconds, p).alias(name) for name, p in PERCENTILES),
+        seconds.max().alias("max"),
+    ]
+
+
+def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    return pl.when(whole > 0).then((part / whole).round(4))
+
+
+def _status_is(status: str) -> pl.Expr:
+    return (pl.col("FinalDeliveryStatus") == status).sum()
+
+
+def _final(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return rows.filter(pl.col("Completeness") != "no-final-status")
+
+
+def _latency(rows: pl.LazyFrame) -> pl.LazyFrame:
+    delivered = rows.filter(
+        (pl.col("FinalDeliveryStatus") == "Delivered")
+        & (pl.col("Completeness") == "complete")
+    )
+    seconds = pl.col("DurationSeconds")
+    overall = delivered.select(
+        pl.lit("(all)").alias("scope"), *_latency_aggs(seconds)
+    ).with_columns(pl.col("delivered").cast(pl.UInt32))
+    per_domain = (
+        delivered.group_by(pl.col("RecipientDomain").alias("scope"))
+        .agg(_latency_aggs(seconds))
+        .sort(["delivered", "scope"], descending=[True, False])
+        .with_columns(pl.col("delivered").cast(pl.UInt32))
+    )
+    return pl.concat([overall, per_domain], how="vertical_relaxed")
+
+
+def _domains(rows: pl.LazyFrame) -> pl.LazyFrame:
+    total = pl.len()
+    return (
+        _final(rows)
+        .group_by(pl.col("RecipientDomain").alias("domain"))
+        .agg(
+            total.alias("total"),
+            _status_is("Delivered").alias("delivered"),
+            _status_is("Bounced").alias("bounced"),
+            _status_is("Failed").alias("failed"),
+            pl.col("FinalDeliveryStatus")
+            .is_in(["Suppressed", "Quarantined", "FilteredSpam"])
+            .sum()
+            .alias("other"),
+        )
+        .with_columns(
+            _share(pl.col("delivered"), pl.col("total")).alias("success_rate")
+        )
+        .sort(["total", "domain"], descending=[True, False])
+    )
+
+
+def _statuses(rows: pl.LazyFrame) -> pl.LazyFrame:
+    final = _final(rows)
+    counted = final.group_by(pl.col("FinalDeliveryStatus").alias("status")).agg(
+        pl.len().alias("recipients")
+    )
+    total = pl.col("recipients").sum()
+    return counted.with_columns(
+        _share(pl.col("recipients"), total).alias("share")
+    ).sort(["recipients", "status"], descending=[True, False])
+
+
+def _failure_reasons(rows: pl.LazyFrame) -> pl.LazyFrame:
+    failed = _final(rows).filter(pl.col("FinalDeliveryStatus") != "Delivered")
+    keys = ["FailureCategory", "SmtpStatusCode", "EnhancedSmtpStatusCode"]
+    explanation = pl.coalesce(
+        pl.when(pl.col("EnhancedSmtpStatusCode").is_not_null()).then(
+            pl.col("EnhancedSmtpStatusCodeDetails")
+        ),
+        pl.col("SmtpStatusCodeDetails"),
+    )
+    return (
+        failed.group_by(keys)
+        .agg(
+            pl.len().alias("count"),
+            explanation.first().alias("explanation"),
+            pl.col("Retryable").first().alias("retryable"),
+        )
+        .rename(
+            {
+                "FailureCategory": "category",
+                "SmtpStatusCode": "smtp_code",
+                "EnhancedSmtpStatusCode": "enhanced_code",
+            }
+        )
+        .sort(
+            ["count", "category", "smtp_code", "enhanced_code"],
+            descending=[True, False, False, False],
+            nulls_last=True,
+        )
+        .head(TOP)
+        .select(
+            "category",
+            "smtp_code",
+            "enhanced_code",
+            "explanation",
+            "retryable",
+            "count",
+        )
+    )
+
+
+def _bounce_types(rows: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        _final(rows)
+        .group_by(pl.col("BounceType").alias("bounce_type"))
+        .agg(pl.len().alias("recipients"))
+        .sort(["recipients", "bounce_type"], descending=[True, False])
+    )
+
+
+def _senders(rows: pl.LazyFrame) -> pl.LazyFrame:
+    sender = pl.concat_str(
+        pl.col("SenderUsername").fill_null(""), pl.lit("@"), pl.col("SenderDomain")
+    )
+    return (
+        _final(rows)
+        .group_by(sender.alias("sender"))
+        .agg(
+            pl.len().alias("total"),
+            _status_is("Delivered").alias("delivered"),
+            _status_is("Bounced").alias("bounced"),
+            _status_is("Failed").alias("failed"),
+        )
+        .with_columns(_share(pl.col("bounced"), pl.col("total")).alias("bounce_rate"))
+        .sort(["total", "sender"], descending=[True, False], nulls_last=True)
+    )
+
+
+def _sizes(rows: pl.LazyFrame) -> pl.LazyFrame:
+    order = pl.col("size_category").replace_strict(
+        {label: rank for rank, label in enumerate(_SIZE_ORDER)},
+        default=len(_SIZE_ORDER),
+        return_dtype=pl.Int32,
+    )
+    return (
+        _final(rows)
+        .group_by(pl.col("MessageSizeCategory").alias("size_category"))
+        .agg(
+            pl.col("MessageId").n_unique().alias("messages"),
+            pl.len().alias("recipients"),
+            _share(_status_is("Delivered"), pl.len()).alias("delivered_share"),
+        )
+        .sort(order, nulls_last=True)
+    )
+
+
+def _hours(rows: pl.LazyFrame) -> pl.LazyFrame:
+    final = _final(rows).filter(pl.col("SendTime").is_not_null())
+    delivered = (pl.col("FinalDeliveryStatus") == "Delivered") & (
+        pl.col("Completeness") == "complete"
+    )
+    seconds = pl.col("DurationSeconds").filter(delivered)
+    return (
+        final.group_by(pl.col("SendTime").dt.truncate("1h").alias("hour"))
+        .agg(
+            pl.col("MessageId").n_unique().alias("sends"),
+            pl.len().alias("recipients"),
+            _share(_status_is("Delivered"), pl.len()).alias("delivered_share"),
+            seconds.mean().round(3).alias("mean_latency"),
+            nearest_rank(seconds, 0.95).alias("p95_latency"),
+        )
+        .sort("hour")
+    )
+
+
+def _mail_servers(rows: pl.LazyFrame) -> pl.LazyFrame:
+    failed = _final(rows).filter(
+        (pl.col("FinalDeliveryStatus") != "Delivered")
+        & pl.col("RecipientMailServerHostName").is_not_null()
+    )
+    return (
+        failed.group_by(pl.col("RecipientMailServerHostName").alias("mail_server"))
+        .agg(
+            pl.len().alias("failures"),
+            pl.col("FailureCategory")
+            .drop_nulls()
+            .mode()
+            .sort()
+            .first()
+            .alias("top_category"),
+        )
+        .sort(["failures", "mail_server"], descending=[True, False])
+        .head(TOP)
+    )
+
+
+def _engagement(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
+    events = engagement.filter(pl.col("RecipientId").is_not_null()).select(
+        pl.col("CorrelationId").alias("MessageId"),
+        "RecipientId",
+        "EngagementType",
+    )
+    delivered = _final(rows).filter(pl.col("FinalDeliveryStatus") == "Delivered")
+    per_recipient = events.group_by("MessageId", "RecipientId").agg(
+        (pl.col("EngagementType") == "View").sum().alias("views"),
+        (pl.col("EngagementType") == "Click").sum().alias("clicks"),
+    )
+    joined = delivered.select("MessageId", "RecipientId", "RecipientDomain").join(
+        per_recipient, on=["MessageId", "RecipientId"], how="left"
+    )
+    return (
+        joined.group_by(pl.col("RecipientDomain").alias("domain"))
+        .agg(
+            pl.len().alias("delivered"),
+            pl.col("views").sum().alias("views"),
+            pl.col("clicks").sum().alias("clicks"),
+            (pl.col("views") > 0).sum().alias("viewed"),
+            (pl.col("clicks") > 0).sum().alias("clicked"),
+        )
+        .with_columns(
+            _share(pl.col("viewed"), pl.col("delivered")).alias("view_rate"),
+            _share(pl.col("clicked"), pl.col("delivered")).alias("click_rate"),
+        )
+        .filter(pl.col("views") + pl.col("clicks") > 0)
+        .sort(["views", "domain"], descending=[True, False])
+    )
+
+
+def _inputs(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
+    records = pl.concat(
+        [
+            lf.select(SOURCE_FILE, "TimeGenerated", pl.lit(name).alias("table"))
+            for name, lf in (
+                ("send", tables.send),
+                ("status", tables.status),
+                ("engagement", tables.engagement),
+            )
+        ]
+    )
+    per_file = records.group_by(pl.col(SOURCE_FILE).alias("file")).agg(
+        *(
+            (pl.col("table") == name).sum().alias(name)
+            for name in ("send", "status", "engagement")
+        ),
+        pl.col("TimeGenerated").min().alias("first"),
+        pl.col("TimeGenerated").max().alias("last"),
+    )
+    rejected = tables.rejected.group_by("file").agg(pl.len().alias("rejected"))
+    unclassified = tables.unclassified.group_by("file").agg(
+        pl.len().alias("unclassified")
+    )
+    forms = pl.LazyFrame(
+        {
+            "file": [source.name for source in inputs.sources],
+            "format": [source.form for source in inputs.sources],
+        }
+    )
+    counts = ["send", "status", "engagement", "rejected", "unclassified"]
+    return (
+        forms.join(per_file, on="file", how="left", maintain_order="left")
+        .join(rejected, on="file", how="left", maintain_order="left")
+        .join(unclassified, on="file", how="left", maintain_order="left")
+        .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
+        .select("file", "format", *counts, "first", "last")
+    )
+
+
+def _absent(tables: Tables) -> pl.LazyFrame:
+    names = {
+        "sendmail": "send",
+        "statusupdate": "status",
+        "userengagement": "engagement",
+    }
+    return pl.LazyFrame(
+        {
+            "table": [names.get(key, key) for key in tables.absent],
+            "absent_columns": [", ".join(cols) for cols in tables.absent.values()],
+        }
+    ).filter(pl.col("absent_columns") != "")
+
+
+def _overview(
+    rows: pl.LazyFrame, deliveries: Deliveries, tables: Tables, filters: Filters
+) -> pl.LazyFrame:
+    final = _final(rows)
+    completeness = pl.col("Completeness")
+    if filters.active:
+        messages = rows.select(pl.col("MessageId").n_unique().alias("messages"))
+    else:
+        ids = pl.concat(
+            [tables.send.select("CorrelationId"), tables.status.select("CorrelationId")]
+        )
+        messages = ids.select(pl.col("CorrelationId").n_unique().alias("messages"))
+    figures = rows.select(
+        (completeness != "no-final-status").sum().alias("recipients_final"),
+        (pl.col("FinalDeliveryStatus") == "Delivered").sum().alias("delivered"),
+        (completeness == "no-final-status").sum().alias("pending_messages"),
+        (completeness == "no-send-record").sum().alias("no_send_record"),
+        (completeness == "clock-skew").sum().alias("clock_skew"),
+    ).with_columns(
+        _share(pl.col("delivered"), pl.col("recipients_final")).alias("delivered_share")
+    )
+    per_status = final.select(
+        *(_status_is(status).alias(status) for status in TERMINAL_STATUSES)
+    )
+    counts = [
+        deliveries.counts[name]
+        for name in (
+            "duplicate_send_records",
+            "duplicate_status_records",
+            "duplicate_engagement_records",
+            "duplicate_sends",
+            "ties",
+            "rejected",
+            "unclassified",
+        )
+    ]
+    parts = [messages, figures, per_status, *counts]
+    return pl.concat(parts, how="horizontal").with_columns(
+        (
+            pl.col("duplicate_send_records")
+            + pl.col("duplicate_status_records")
+            + pl.col("duplicate_engagement_records")
+        ).alias("duplicate_records")
+    )
+
+
+def _rejected(tables: Tables) -> pl.LazyFrame:
+    return (
+        tables.rejected.select("file", "line", "reason").sort("file", "line").head(TOP)
+    )
+
+
+def build_report(
+    inputs: Inputs, tables: Tables, deliveries: Deliveries, filters: Filters
+) -> dict[str, pl.LazyFrame]:
+    """Build every section of the report as a lazy frame.
+
+    Parameters
+    ----------
+    inputs
+        The prepared files (for their names and forms).
+    tables
+        The canonical tables.
+    deliveries
+        The deliveries built with pending messages included.
+    filters
+        Row filters applied before any figure is computed.
+
+    Returns
+    -------
+    dict of str to LazyFrame
+        The sections, in the order of ``SECTIONS``.
+    """
+    rows = apply_filters(deliveries.rows, filters)
+    sections = {
+        "inputs": _inputs(inputs, tables),
+        "absent_columns": _absent(tables),
+        "rejected": _rejected(tables),
+        "overview": _overview(rows, deliveries, tables, filters),
+        "statuses": _statuses(rows),
+        "latency": _latency(rows),
+        "domains": _domains(rows),
+        "failure_reasons": _failure_reasons(rows),
+        "bounce_types": _bounce_types(rows),
+        "senders": _senders(rows),
+        "sizes": _sizes(rows),
+        "hours": _hours(rows),
+        "mail_servers": _mail_servers(rows),
+        "engagement": _engagement(rows, tables.engagement),
+    }
+    return {name: sections[name] for name in SECTIONS}
