@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from acsmail.render import DATASET_FORMATS, REPORT_FORMATS, render_report, write
 from acsmail.report import SECTIONS, Filters, apply_filters, build_report
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -145,10 +146,14 @@ def _errors_as_click(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _open_output(path: str) -> BinaryIO:
+@contextlib.contextmanager
+def _open_output(path: str) -> Iterator[BinaryIO]:
+    """Open the output for binary writing; ``-`` is stdout, left open after."""
     if path == "-":
-        return sys.stdout.buffer
-    return click.open_file(path, "wb", atomic=True)  # type: ignore[return-value]
+        yield sys.stdout.buffer
+        return
+    with click.open_file(path, "wb", atomic=True) as out:
+        yield out  # type: ignore[misc]
 
 
 def _warn(message: str, *, quiet: bool) -> None:

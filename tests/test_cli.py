@@ -1,0 +1,196 @@
+"""The command line's contract: help, formats, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+from click.testing import CliRunner
+
+from acsmail.cli import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+COMMANDS = sorted(cli.commands)  # type: ignore[attr-defined]
+
+SEND = {
+    "TimeGenerated": "2026-02-10T10:00:00Z",
+    "CorrelationId": "0f6d3c1e-0000-4000-8000-000000000001",
+    "OperationName": "SendMail",
+    "Size": 0.02,
+    "UniqueRecipientsCount": 1,
+    "_ResourceId": "/subscriptions/s/providers/x/acs",
+}
+STATUS = {
+    "TimeGenerated": "2026-02-10T10:00:03Z",
+    "CorrelationId": "0f6d3c1e-0000-4000-8000-000000000001",
+    "OperationName": "DeliveryStatusUpdate",
+    "RecipientId": "someone@example.com",
+    "DeliveryStatus": "Delivered",
+    "_ResourceId": "/subscriptions/s/providers/x/acs",
+}
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(SEND) + "\n" + json.dumps(STATUS) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_cli_every_command_accepts_help(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout
+    assert "-h, --help" in result.stdout
+
+
+def test_cli_python_m_acsmail_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "acsmail", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "report" in done.stdout
+    assert "deliveries" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "form"),
+    [
+        ("report", "table"),
+        ("report", "markdown"),
+        ("report", "json"),
+        ("deliveries", "csv"),
+        ("deliveries", "ndjson"),
+        ("deliveries", "json"),
+    ],
+)
+def test_cli_format_to_stdout(command: str, form: str, export: Path) -> None:
+    result = CliRunner().invoke(cli, [command, str(export), "-f", form, "-o", "-"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip()
+    assert result.stderr == ""
+
+
+def test_report_json_is_one_object_of_sections(export: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", str(export), "-f", "json"])
+    document = json.loads(result.stdout)
+    assert document["overview"][0]["recipients_final"] == 1
+    assert document["overview"][0]["delivered"] == 1
+    assert document["domains"] == [
+        {
+            "domain": "example.com",
+            "total": 1,
+            "delivered": 1,
+            "bounced": 0,
+            "failed": 0,
+            "other": 0,
+            "success_rate": 1.0,
+        }
+    ]
+
+
+def test_deliveries_parquet_output_round_trips(export: Path, tmp_path: Path) -> None:
+    import polars as pl
+
+    out = tmp_path / "deliveries.parquet"
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(export), "-f", "parquet", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    df = pl.read_parquet(out)
+    assert df["DurationMilliseconds"].to_list() == [3000]
+
+
+def test_deliveries_missing_path_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    result = CliRunner().invoke(cli, ["deliveries", str(missing)])
+    assert result.exit_code == 1
+    assert f"Error: {missing}: no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deliveries_not_an_export_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list\neggs\nmilk\n")
+    result = CliRunner().invoke(cli, ["deliveries", str(path)])
+    assert result.exit_code == 1
+    assert f"Error: {path}: line 1: expected a CSV header" in result.stderr
+    assert result.stdout == ""
+
+
+def test_deliveries_bad_record_is_counted_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(SEND) + "\n{broken\n" + json.dumps(STATUS) + "\n")
+    result = CliRunner().invoke(cli, ["deliveries", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"1 record(s) rejected (first: {path}: line 2: not valid JSON" in result.stderr
+    )
+    assert result.stdout.count("\n") == 2  # header and the one delivery
+
+
+def test_deliveries_strict_stops_at_first_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(SEND) + "\n{broken\n")
+    result = CliRunner().invoke(cli, ["deliveries", "--strict", str(path)])
+    assert result.exit_code == 1
+    assert f"Error: {path}: line 2: not valid JSON" in result.stderr
+
+
+def test_deliveries_rejects_file_holds_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({**SEND, "Size": "lots"}) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(path), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0
+    text = rejects.read_text()
+    assert "Size: expected a number, got 'lots'" in text
+    assert f"{path},1," in text
+
+
+def test_deliveries_kql_with_pending_is_a_usage_error(export: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(export), "--kql-compatible", "--include-pending"]
+    )
+    assert result.exit_code == 2
+    assert "--include-pending cannot be combined with --kql-compatible" in result.stderr
+
+
+def test_report_since_rejects_a_bad_date(export: Path) -> None:
+    result = CliRunner().invoke(cli, ["report", str(export), "--since", "yesterday"])
+    assert result.exit_code == 2
+    assert "expected an ISO date or datetime" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "kept"),
+    [
+        ("--since", "2026-02-10T10:00:00Z", 1),
+        ("--since", "2026-02-10T10:00:01", 0),
+        ("--until", "2026-02-10T10:00:01", 1),
+        ("--until", "2026-02-10", 0),
+        ("--recipient-domain", "EXAMPLE.com", 1),
+        ("--recipient-domain", "gmail.com", 0),
+        ("--status", "delivered", 1),
+        ("--status", "Bounced", 0),
+        ("--message-id", "0F6D3C1E-0000-4000-8000-000000000001", 1),
+        ("--message-id", "other", 0),
+    ],
+)
+def test_deliveries_filters(option: str, value: str, kept: int, export: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(export), option, value, "-f", "ndjson"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == kept

@@ -1,0 +1,258 @@
+"""The deliveries pipeline on tiny hand-made exports, one rule at a time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pytest
+
+from acsmail.deliveries import Options, build_deliveries
+from acsmail.normalise import normalise
+from acsmail.readers import scan
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+RESOURCE = "/subscriptions/s/resourcegroups/rg/providers/microsoft.communication/communicationservices/acs"
+
+
+def _send(mid: str, at: str, size: float = 0.05, **extra: Any) -> dict[str, Any]:
+    return {
+        "TimeGenerated": at,
+        "CorrelationId": mid,
+        "OperationName": "SendMail",
+        "Size": size,
+        "ToRecipientsCount": 1,
+        "UniqueRecipientsCount": 1,
+        "_ResourceId": RESOURCE,
+        "Type": "ACSEmailSendMailOperational",
+        **extra,
+    }
+
+
+def _status(
+    mid: str, at: str, who: str | None, status: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "TimeGenerated": at,
+        "CorrelationId": mid,
+        "OperationName": "DeliveryStatusUpdate",
+        "RecipientId": who,
+        "DeliveryStatus": status,
+        "SenderUsername": "noreply",
+        "SenderDomain": "contoso.com",
+        "_ResourceId": RESOURCE,
+        "Type": "ACSEmailStatusUpdateOperational",
+        **extra,
+    }
+
+
+def _rows(
+    tmp_path: Path, records: list[dict[str, Any]], options: Options | None = None
+) -> pl.DataFrame:
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    inputs = scan([str(path)])
+    (rows,) = inputs.collect(
+        lambda current: [build_deliveries(normalise(current), options).rows]
+    )
+    return rows
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_deliveries_latest_terminal_status_wins(tmp_path: Path) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00.000Z"),
+            _status("m1", "2026-02-10T10:00:01.000Z", None, "OutForDelivery"),
+            _status("m1", "2026-02-10T10:00:02.000Z", "a@x.com", "Failed"),
+            _status("m1", "2026-02-10T10:00:09.250Z", "a@x.com", "Delivered"),
+        ],
+    )
+    assert rows.select("FinalDeliveryStatus", "DurationMilliseconds").rows() == [
+        ("Delivered", 9250)
+    ]
+    assert rows["DurationSeconds"].to_list() == [9.25]
+    assert rows["Completeness"].to_list() == ["complete"]
+
+
+def test_deliveries_tie_goes_to_the_worse_status(tmp_path: Path) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00Z"),
+            _status("m1", "2026-02-10T10:00:05Z", "a@x.com", "Delivered"),
+            _status("m1", "2026-02-10T10:00:05Z", "a@x.com", "Bounced"),
+        ],
+    )
+    assert rows["FinalDeliveryStatus"].to_list() == ["Bounced"]
+
+
+def test_deliveries_keeps_status_without_send(tmp_path: Path) -> None:
+    rows = _rows(
+        tmp_path, [_status("m9", "2026-02-10T10:00:05Z", "b@Y.org", "Bounced")]
+    )
+    row = rows.row(0, named=True)
+    assert row["Completeness"] == "no-send-record"
+    assert row["SendTime"] is None
+    assert row["DurationMilliseconds"] is None
+    assert row["MessageSizeCategory"] is None
+    assert row["RecipientDomain"] == "y.org"
+
+
+def test_deliveries_kql_drops_what_the_reference_query_drops(tmp_path: Path) -> None:
+    records = [
+        _send("m1", "2026-02-10T10:00:10Z"),
+        _status("m1", "2026-02-10T10:00:05Z", "a@x.com", "Delivered"),  # skewed
+        _status("m9", "2026-02-10T10:00:05Z", "b@y.org", "Delivered"),  # no send
+        _send("m2", "2026-02-10T11:00:00Z"),
+        _status("m2", "2026-02-10T11:00:03Z", "c@z.net", "Delivered"),
+    ]
+    default = _rows(tmp_path, records)
+    kql = _rows(tmp_path, records, Options(kql_compatible=True))
+    assert sorted(default["Completeness"].to_list()) == [
+        "clock-skew",
+        "complete",
+        "no-send-record",
+    ]
+    assert kql["MessageId"].to_list() == ["m2"]
+    assert kql.columns[-1] == "ResourceId"
+    assert len(kql.columns) == 27
+    skewed = default.filter(pl.col("Completeness") == "clock-skew")
+    assert skewed["DurationMilliseconds"].to_list() == [-5000]
+
+
+def test_deliveries_merges_duplicates_and_keeps_earliest_send(tmp_path: Path) -> None:
+    first = _send("m1", "2026-02-10T10:00:00Z")
+    records = [
+        first,
+        first,
+        _send("m1", "2026-02-10T10:00:04Z"),
+        _status("m1", "2026-02-10T10:00:06Z", "a@x.com", "Delivered"),
+    ]
+    default = _rows(tmp_path, records)
+    kql = _rows(tmp_path, records, Options(kql_compatible=True))
+    assert default["DurationMilliseconds"].to_list() == [6000]
+    # The reference query joins every send record: three rows, two identical.
+    assert sorted(kql["DurationMilliseconds"].to_list()) == [2000, 6000, 6000]
+
+
+def test_deliveries_lists_pending_messages_on_request(tmp_path: Path) -> None:
+    records = [
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _status("m1", "2026-02-10T10:00:01Z", None, "OutForDelivery"),
+        _status("m1", "2026-02-10T10:00:02Z", "list@x.com", "Expanded"),
+    ]
+    assert _rows(tmp_path, records).height == 0
+    pending = _rows(tmp_path, records, Options(include_pending=True))
+    assert pending.select("MessageId", "RecipientId", "Completeness").rows() == [
+        ("m1", None, "no-final-status")
+    ]
+
+
+def test_deliveries_resource_ids_compare_case_insensitively(tmp_path: Path) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00Z", _ResourceId=RESOURCE.upper()),
+            _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered"),
+        ],
+    )
+    assert rows.select("Completeness", "ResourceId").rows() == [("complete", RESOURCE)]
+
+
+def test_deliveries_join_on_message_alone_without_resource_ids(tmp_path: Path) -> None:
+    send = _send("m1", "2026-02-10T10:00:00Z")
+    status = _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered")
+    del send["_ResourceId"], status["_ResourceId"]
+    (tmp_path / "send.json").write_text(json.dumps(send) + "\n")
+    (tmp_path / "status.json").write_text(json.dumps(status) + "\n")
+    inputs = scan([str(tmp_path)])
+    (rows,) = inputs.collect(lambda c: [build_deliveries(normalise(c)).rows])
+    assert rows.select("Completeness", "DurationMilliseconds").rows() == [
+        ("complete", 2000)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("size", "category"),
+    [
+        (0.0999, "Tiny (<100KB)"),
+        (0.1, "Small (100KB-1MB)"),
+        (1.0, "Medium (1-5MB)"),
+        (5.0, "Large (5-10MB)"),
+        (9.99, "Large (5-10MB)"),
+        (10.0, "Very Large (>10MB)"),
+    ],
+)
+def test_deliveries_size_category_bounds(
+    tmp_path: Path, size: float, category: str
+) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00Z", size=size),
+            _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered"),
+        ],
+    )
+    assert rows["MessageSizeCategory"].to_list() == [category]
+
+
+@pytest.mark.parametrize(
+    ("status", "hard", "bounce_type"),
+    [
+        ("Delivered", None, "Not Applicable"),
+        ("Bounced", "True", "Hard Bounce"),
+        ("Bounced", "true", "Hard Bounce"),
+        ("Failed", "False", "Soft Bounce"),
+        ("Bounced", None, "Unknown (not populated)"),
+        ("Failed", "", "Unknown (not populated)"),
+        ("Quarantined", None, "Unknown"),
+    ],
+)
+def test_deliveries_bounce_type(
+    tmp_path: Path, status: str, hard: str | None, bounce_type: str
+) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00Z"),
+            _status("m1", "2026-02-10T10:00:02Z", "a@x.com", status, IsHardBounce=hard),
+        ],
+    )
+    assert rows["BounceType"].to_list() == [bounce_type]
+
+
+def test_deliveries_delivered_without_code_reads_not_applicable(tmp_path: Path) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00Z"),
+            _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "delivered"),
+        ],
+    )
+    assert rows.select(
+        "FinalDeliveryStatus", "SmtpStatusCode", "EnhancedSmtpStatusCode"
+    ).rows() == [("Delivered", "<not applicable>", "<not applicable>")]
+
+
+def test_deliveries_duration_keeps_microseconds_until_rounding(tmp_path: Path) -> None:
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00.0000010Z"),
+            _status("m1", "2026-02-10T10:00:01.2345678Z", "a@x.com", "Delivered"),
+        ],
+    )
+    # 1.2345670 s apart: 1234 whole milliseconds, 1.234 seconds.
+    assert rows.select("DurationMilliseconds", "DurationSeconds").rows() == [
+        (1234, 1.234)
+    ]
+    assert rows["SendTime"].to_list() == [_at("2026-02-10T10:00:00.000001")]
