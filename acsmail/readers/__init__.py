@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from acsmail.errors import InputError
-from acsmail.readers._source import REJECTS_SCHEMA, Source
+from acsmail.readers._source import AMBIGUOUS_DATES, REJECTS_SCHEMA, Source
 from acsmail.readers.csv import open_csv
 from acsmail.readers.detect import expand_paths, folder_hint, sniff_form
 from acsmail.readers.jsonarray import open_json_array
@@ -62,8 +62,13 @@ class Inputs:
 
     @property
     def warnings(self) -> list[str]:
-        """What the readers want the user to know, file by file."""
-        return [warning for source in self.sources for warning in source.warnings]
+        """What the readers want the user to know; one line for ambiguous dates."""
+        warnings = [w for source in self.sources for w in source.warnings]
+        ambiguous = [w for w in warnings if w.endswith(AMBIGUOUS_DATES)]
+        if len(ambiguous) > 1:
+            warnings = [w for w in warnings if not w.endswith(AMBIGUOUS_DATES)]
+            warnings.append(f"{len(ambiguous)} files: {AMBIGUOUS_DATES}")
+        return warnings
 
     @property
     def columns(self) -> frozenset[str]:

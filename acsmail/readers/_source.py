@@ -28,6 +28,10 @@ __all__ = ["REJECTS_SCHEMA", "Careful", "Source", "finish", "rejects_frame"]
 HINT: Final = "_hint"
 REJECT: Final = "_reject"
 TEXT_REJECT_LIMIT: Final = 500
+AMBIGUOUS_DATES: Final = (
+    "dates could be month/day or day/month; read as month/day "
+    "(use --date-order dmy if that is wrong)"
+)
 
 REJECTS_SCHEMA: Final = {
     "file": pl.String(),
@@ -132,10 +136,7 @@ def sample_time_format(
     time_format = detect_time_format(values, date_order=date_order)
     warnings = []
     if time_format.ambiguous:
-        warnings.append(
-            f"{source}: dates could be month/day or day/month; read as month/day "
-            "(use --date-order dmy if that is wrong)"
-        )
+        warnings.append(f"{source}: {AMBIGUOUS_DATES}")
     return time_format, warnings
 
 
