@@ -16,7 +16,10 @@ from acsmail.readers import scan
 if TYPE_CHECKING:
     from pathlib import Path
 
-RESOURCE = "/subscriptions/s/resourcegroups/rg/providers/microsoft.communication/communicationservices/acs"
+RESOURCE = (
+    "/subscriptions/s/resourcegroups/rg/providers"
+    "/microsoft.communication/communicationservices/acs"
+)
 
 
 def _send(mid: str, at: str, size: float = 0.05, **extra: Any) -> dict[str, Any]:
