@@ -18,6 +18,7 @@ import polars as pl
 from acsmail import codes
 from acsmail.schema import (
     DELIVERIES_COLUMNS,
+    DELIVERY_STATUSES,
     EXTRA_COLUMNS,
     SEND,
     SOURCE_FILE,
@@ -364,6 +365,13 @@ def _accounting(
             "superseded_status_records",
         ),
         "final_statuses": _count(final, "final_statuses"),
+        "unknown_statuses": _count(
+            status.filter(
+                pl.col("DeliveryStatus").is_not_null()
+                & ~pl.col("DeliveryStatus").is_in(DELIVERY_STATUSES)
+            ),
+            "unknown_statuses",
+        ),
         "ties": final.select(pl.col(_TIED).sum().cast(pl.Int64).alias("ties")),
         "pending_messages": case("no-final-status").rename(
             {"no-final-status": "pending_messages"}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from acsmail.engagement import per_recipient
 from acsmail.schema import SOURCE_FILE, TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -21,10 +22,42 @@ if TYPE_CHECKING:
     from acsmail.normalise import Tables
     from acsmail.readers import Inputs
 
-__all__ = ["PERCENTILES", "SECTIONS", "Filters", "apply_filters", "build_report"]
+__all__ = [
+    "LATENCY_BUCKETS",
+    "OVERVIEW",
+    "PERCENTILES",
+    "SECTIONS",
+    "Filters",
+    "apply_filters",
+    "build_report",
+]
 
 PERCENTILES: Final = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
 TOP: Final = 20
+
+#: The overview's figures, in the order a reader wants them.
+OVERVIEW: Final = (
+    "messages",
+    "recipients_final",
+    "delivered",
+    "delivered_share",
+    *TERMINAL_STATUSES[1:],
+    "pending_messages",
+    "no_send_record",
+    "clock_skew",
+    "duplicate_records",
+    "duplicate_sends",
+    "ties",
+    "rejected",
+    "unclassified",
+    "unknown_statuses",
+    "duplicate_send_records",
+    "duplicate_status_records",
+    "duplicate_engagement_records",
+    "message_level_status_records",
+    "non_terminal_status_records",
+    "superseded_status_records",
+)
 
 SECTIONS: Final = (
     "inputs",
@@ -33,15 +66,51 @@ SECTIONS: Final = (
     "overview",
     "statuses",
     "latency",
+    "latency_histogram",
     "domains",
+    "failure_categories",
     "failure_reasons",
     "bounce_types",
     "senders",
     "sizes",
     "hours",
+    "hourly_outcomes",
     "mail_servers",
     "engagement",
+    "engagement_senders",
 )
+#: The latency histogram's buckets: from (inclusive) and to (exclusive) seconds.
+#: The edges follow how people speak of waiting, and widen as the wait grows.
+LATENCY_BUCKETS: Final = (
+    (0.0, 1.0, "0-1 s"),
+    (1.0, 2.0, "1-2 s"),
+    (2.0, 3.0, "2-3 s"),
+    (3.0, 5.0, "3-5 s"),
+    (5.0, 10.0, "5-10 s"),
+    (10.0, 20.0, "10-20 s"),
+    (20.0, 30.0, "20-30 s"),
+    (30.0, 60.0, "30-60 s"),
+    (60.0, 120.0, "1-2 min"),
+    (120.0, 300.0, "2-5 min"),
+    (300.0, 600.0, "5-10 min"),
+    (600.0, 1800.0, "10-30 min"),
+    (1800.0, 3600.0, "30-60 min"),
+    (3600.0, 7200.0, "1-2 h"),
+    (7200.0, 21600.0, "2-6 h"),
+    (21600.0, 86400.0, "6-24 h"),
+    (86400.0, None, "1 day or more"),
+)
+#: Column names of the final statuses in per-hour outcomes.
+_STATUS_COLUMNS: Final = {
+    "Delivered": "delivered",
+    "Bounced": "bounced",
+    "Failed": "failed",
+    "Suppressed": "suppressed",
+    "Quarantined": "quarantined",
+    "FilteredSpam": "filtered_spam",
+}
+#: How much of a reply the failure categories quote as an example.
+_EXAMPLE_LENGTH: Final = 160
 _SIZE_ORDER: Final = (
     "Tiny (<100KB)",
     "Small (100KB-1MB)",
@@ -158,6 +227,45 @@ def _latency(rows: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([overall, per_domain], how="vertical_relaxed")
 
 
+def _latency_histogram(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Delivered mail per latency bucket, from the first non-empty to the last."""
+    seconds = pl.col("DurationSeconds")
+    delivered = rows.filter(
+        (pl.col("FinalDeliveryStatus") == "Delivered")
+        & (pl.col("Completeness") == "complete")
+    )
+    # A row's bucket is the number of upper edges it has reached.
+    edges = [low for low, _, _ in LATENCY_BUCKETS[1:]]
+    bucket = pl.sum_horizontal([seconds >= edge for edge in edges]).cast(pl.Int32)
+    counted = delivered.group_by(bucket.alias("_bucket")).agg(
+        pl.len().cast(pl.Int64).alias("delivered")
+    )
+    buckets = pl.LazyFrame(
+        {
+            "_bucket": list(range(len(LATENCY_BUCKETS))),
+            "bucket": [label for _, _, label in LATENCY_BUCKETS],
+            "from_seconds": [low for low, _, _ in LATENCY_BUCKETS],
+            "to_seconds": [high for _, high, _ in LATENCY_BUCKETS],
+        },
+        schema={
+            "_bucket": pl.Int32,
+            "bucket": pl.String,
+            "from_seconds": pl.Float64,
+            "to_seconds": pl.Float64,
+        },
+    )
+    filled = pl.col("_bucket").filter(pl.col("delivered") > 0)
+    return (
+        buckets.join(counted, on="_bucket", how="left", maintain_order="left")
+        .with_columns(pl.col("delivered").fill_null(0))
+        .filter(pl.col("_bucket").is_between(filled.min(), filled.max()))
+        .with_columns(
+            _share(pl.col("delivered"), pl.col("delivered").sum()).alias("share")
+        )
+        .drop("_bucket")
+    )
+
+
 def _domains(rows: pl.LazyFrame) -> pl.LazyFrame:
     total = pl.len()
     return (
@@ -231,6 +339,33 @@ def _failure_reasons(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _failure_categories(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Failed recipients per failure category, with the reply heard most often."""
+    failed = _final(rows).filter(pl.col("FinalDeliveryStatus") != "Delivered")
+    reply = pl.col("FailureMessage").drop_nulls().mode().sort().first()
+    shortened = (
+        pl.when(pl.col("example_reply").str.len_chars() > _EXAMPLE_LENGTH)
+        .then(pl.col("example_reply").str.slice(0, _EXAMPLE_LENGTH - 1) + "\u2026")
+        .otherwise(pl.col("example_reply"))
+    )
+    return (
+        failed.group_by(pl.col("FailureCategory").alias("category"))
+        .agg(
+            pl.len().alias("recipients"),
+            pl.col("Retryable").sum().alias("retryable_recipients"),
+            reply.alias("example_reply"),
+        )
+        .with_columns(
+            _share(pl.col("recipients"), pl.col("recipients").sum()).alias("share"),
+            shortened.alias("example_reply"),
+        )
+        .sort(["recipients", "category"], descending=[True, False], nulls_last=True)
+        .select(
+            "category", "recipients", "share", "retryable_recipients", "example_reply"
+        )
+    )
+
+
 def _bounce_types(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
         _final(rows)
@@ -240,10 +375,14 @@ def _bounce_types(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _senders(rows: pl.LazyFrame) -> pl.LazyFrame:
-    sender = pl.concat_str(
+def _sender() -> pl.Expr:
+    return pl.concat_str(
         pl.col("SenderUsername").fill_null(""), pl.lit("@"), pl.col("SenderDomain")
     )
+
+
+def _senders(rows: pl.LazyFrame) -> pl.LazyFrame:
+    sender = _sender()
     return (
         _final(rows)
         .group_by(sender.alias("sender"))
@@ -295,6 +434,24 @@ def _hours(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _hourly_outcomes(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Final statuses per hour of sending (of the final status, with no send)."""
+    hour = pl.coalesce("SendTime", "FinalStatusTime").dt.truncate("1h")
+    counts = [
+        _status_is(status).cast(pl.Int64).alias(name)
+        for status, name in _STATUS_COLUMNS.items()
+    ]
+    return (
+        _final(rows)
+        .group_by(hour.alias("hour"))
+        .agg(pl.len().cast(pl.Int64).alias("recipients"), *counts)
+        .with_columns(
+            _share(pl.col("delivered"), pl.col("recipients")).alias("delivered_share")
+        )
+        .sort("hour")
+    )
+
+
 def _mail_servers(rows: pl.LazyFrame) -> pl.LazyFrame:
     failed = _final(rows).filter(
         (pl.col("FinalDeliveryStatus") != "Delivered")
@@ -316,35 +473,46 @@ def _mail_servers(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _engagement(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
-    events = engagement.filter(pl.col("RecipientId").is_not_null()).select(
-        pl.col("CorrelationId").alias("MessageId"),
-        "RecipientId",
-        "EngagementType",
+def _engagement(
+    rows: pl.LazyFrame, engagement: pl.LazyFrame, key: pl.Expr, name: str
+) -> pl.LazyFrame:
+    """Open and click rates of delivered mail, grouped by ``key``.
+
+    The section is empty when the export has no engagement records at all:
+    tracking is off by default, and rates of zero would then mislead.
+    """
+    delivered = per_recipient(rows, engagement).filter(
+        pl.col("FinalDeliveryStatus") == "Delivered"
     )
-    delivered = _final(rows).filter(pl.col("FinalDeliveryStatus") == "Delivered")
-    per_recipient = events.group_by("MessageId", "RecipientId").agg(
-        (pl.col("EngagementType") == "View").sum().alias("views"),
-        (pl.col("EngagementType") == "Click").sum().alias("clicks"),
-    )
-    joined = delivered.select("MessageId", "RecipientId", "RecipientDomain").join(
-        per_recipient, on=["MessageId", "RecipientId"], how="left"
-    )
+    recorded = engagement.select(pl.len().alias("_records"))
     return (
-        joined.group_by(pl.col("RecipientDomain").alias("domain"))
+        delivered.group_by(key.alias(name))
         .agg(
-            pl.len().alias("delivered"),
-            pl.col("views").sum().alias("views"),
-            pl.col("clicks").sum().alias("clicks"),
-            (pl.col("views") > 0).sum().alias("viewed"),
-            (pl.col("clicks") > 0).sum().alias("clicked"),
+            pl.len().cast(pl.Int64).alias("delivered"),
+            (pl.col("views") > 0).sum().cast(pl.Int64).alias("viewed"),
+            (pl.col("clicks") > 0).sum().cast(pl.Int64).alias("clicked"),
+            pl.col("views").sum(),
+            pl.col("clicks").sum(),
+            pl.col("proxy_views").sum(),
         )
         .with_columns(
             _share(pl.col("viewed"), pl.col("delivered")).alias("view_rate"),
             _share(pl.col("clicked"), pl.col("delivered")).alias("click_rate"),
         )
-        .filter(pl.col("views") + pl.col("clicks") > 0)
-        .sort(["views", "domain"], descending=[True, False])
+        .join(recorded, how="cross")
+        .filter(pl.col("_records") > 0)
+        .sort(["delivered", name], descending=[True, False], nulls_last=True)
+        .select(
+            name,
+            "delivered",
+            "viewed",
+            "view_rate",
+            "clicked",
+            "click_rate",
+            "views",
+            "clicks",
+            "proxy_views",
+        )
     )
 
 
@@ -388,17 +556,34 @@ def _inputs(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
 
 
 def _absent(tables: Tables) -> pl.LazyFrame:
+    """Columns no file carried, for the tables that have records at all."""
     names = {
         "sendmail": "send",
         "statusupdate": "status",
         "userengagement": "engagement",
     }
-    return pl.LazyFrame(
+    frames = {
+        "send": tables.send,
+        "status": tables.status,
+        "engagement": tables.engagement,
+    }
+    listed = pl.LazyFrame(
         {
             "table": [names.get(key, key) for key in tables.absent],
             "absent_columns": [", ".join(cols) for cols in tables.absent.values()],
         }
-    ).filter(pl.col("absent_columns") != "")
+    )
+    present = pl.concat(
+        [
+            lf.select(pl.lit(name).alias("table"), pl.len())
+            for name, lf in frames.items()
+        ]
+    )
+    return (
+        listed.join(present, on="table", how="inner", maintain_order="left")
+        .filter((pl.col("absent_columns") != "") & (pl.col("len") > 0))
+        .drop("len")
+    )
 
 
 def _overview(
@@ -433,18 +618,23 @@ def _overview(
             "duplicate_engagement_records",
             "duplicate_sends",
             "ties",
+            "message_level_status_records",
+            "non_terminal_status_records",
+            "superseded_status_records",
+            "unknown_statuses",
             "rejected",
             "unclassified",
         )
     ]
     parts = [messages, figures, per_status, *counts]
-    return pl.concat(parts, how="horizontal").with_columns(
+    overview = pl.concat(parts, how="horizontal").with_columns(
         (
             pl.col("duplicate_send_records")
             + pl.col("duplicate_status_records")
             + pl.col("duplicate_engagement_records")
         ).alias("duplicate_records")
     )
+    return overview.select(OVERVIEW)
 
 
 def _rejected(tables: Tables) -> pl.LazyFrame:
@@ -482,13 +672,19 @@ def build_report(
         "overview": _overview(rows, deliveries, tables, filters),
         "statuses": _statuses(rows),
         "latency": _latency(rows),
+        "latency_histogram": _latency_histogram(rows),
         "domains": _domains(rows),
+        "failure_categories": _failure_categories(rows),
         "failure_reasons": _failure_reasons(rows),
         "bounce_types": _bounce_types(rows),
         "senders": _senders(rows),
         "sizes": _sizes(rows),
         "hours": _hours(rows),
+        "hourly_outcomes": _hourly_outcomes(rows),
         "mail_servers": _mail_servers(rows),
-        "engagement": _engagement(rows, tables.engagement),
+        "engagement": _engagement(
+            rows, tables.engagement, pl.col("RecipientDomain"), "domain"
+        ),
+        "engagement_senders": _engagement(rows, tables.engagement, _sender(), "sender"),
     }
     return {name: sections[name] for name in SECTIONS}

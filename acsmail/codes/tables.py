@@ -15,10 +15,13 @@ life of the process; the classifier joins them against the delivery rows.
 ``provider_rules.csv``
     Meanings that a provider gives a code, or a piece of reply text, that differ
     from (or say more than) the registry. ``enhanced_code`` may be a range
-    written ``5.7.700-749``.
+    written ``5.7.700-749``. Provider ``any`` marks rules that hold whoever
+    the recipient's provider is: blocklist operators' replies, and codes that
+    ACS's own sending side (Exchange Online) reports.
 ``text_rules.csv``
     Regular expressions on the reply text that name the cause more precisely
-    than a code does, in priority order.
+    than a code does, in priority order. ``strength`` says what they
+    override.
 ``providers.csv``
     How to recognise a provider from the mail-server host, the reply text or
     the recipient domain.
@@ -82,6 +85,7 @@ CLASSIFIERS: Final = (
 
 _VERDICT: Final = ("code", "explanation", "category", "retryable", "source")
 _SIGNALS: Final = ("host", "text", "domain")
+_STRENGTHS: Final = ("strong", "weak")
 _ENHANCED_RULE: Final = r"^([245])\.(\d{1,3})\.(\d{1,3})(?:-(\d{1,3}))?$"
 
 
@@ -157,8 +161,12 @@ def statuses() -> pl.DataFrame:
 
 @cache
 def provider_signals() -> pl.DataFrame:
-    """Return the host, text and domain patterns that recognise a provider."""
-    df = _read("providers.csv", ("provider", "signal", "pattern", "source"))
+    """Return the host, text and domain patterns that recognise a provider.
+
+    ``name`` is the provider's name as explanations print it.
+    """
+    columns = ("provider", "name", "signal", "pattern", "source")
+    df = _read("providers.csv", columns)
     if not df["signal"].is_in(_SIGNALS).all() or (df["pattern"] == "").any():
         msg = "code table providers.csv: signal must be host, text or domain"
         raise AcsmailError(msg)
@@ -208,10 +216,23 @@ def provider_rules() -> pl.DataFrame:
 
 @cache
 def text_rules() -> pl.DataFrame:
-    """Return the text-pattern rules in priority order."""
-    df = _read("text_rules.csv", ("pattern", *_VERDICT[1:]))
-    if df["category"].is_null().any() or df["retryable"].is_null().any():
-        msg = "code table text_rules.csv: every rule needs a category and retryable"
+    """Return the text-pattern rules in priority order.
+
+    A ``strong`` rule overrides any code; a ``weak`` one only a catch-all
+    enhanced code (``X.7.1``, ``X.Y.0``), a missing one or a basic code.
+    """
+    df = _read("text_rules.csv", ("pattern", "strength", *_VERDICT[1:]))
+    bad = df.filter(
+        pl.col("category").is_null()
+        | pl.col("retryable").is_null()
+        | (pl.col("pattern") == "")
+        | ~pl.col("strength").is_in(_STRENGTHS)
+    )
+    if bad.height:
+        line = int(bad["rule_id"][0]) + 2
+        msg = (
+            f"code table text_rules.csv, line {line}: bad pattern, strength or verdict"
+        )
         raise AcsmailError(msg)
     _check_patterns(df, "text_rules.csv")
     return df

@@ -13,23 +13,26 @@ import re
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import polars as pl
 from tabulate import tabulate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import BinaryIO
 
-    import polars as pl
 
 __all__ = [
     "DATASET_FORMATS",
+    "LABELS",
+    "NOTES",
     "REPORT_FORMATS",
     "TITLES",
+    "neutralise_formulas",
     "render_report",
     "write_dataset",
 ]
 
-REPORT_FORMATS: Final = ("table", "markdown", "json")
+REPORT_FORMATS: Final = ("table", "markdown", "json", "html")
 DATASET_FORMATS: Final = ("csv", "parquet", "ndjson", "json")
 DATETIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
@@ -40,14 +43,50 @@ TITLES: Final = {
     "overview": "Overview",
     "statuses": "Final status of each recipient",
     "latency": "Latency of delivered mail (seconds)",
+    "latency_histogram": "Latency distribution of delivered mail",
     "domains": "Recipient domains",
+    "failure_categories": "Failures by category",
     "failure_reasons": "Top failure reasons",
     "bounce_types": "Bounce types",
     "senders": "Bounce rate per sender",
     "sizes": "Message sizes",
     "hours": "Per hour (UTC)",
+    "hourly_outcomes": "Final statuses per hour sent (UTC)",
     "mail_servers": "Recipient mail servers with the most failures",
     "engagement": "Engagement per recipient domain",
+    "engagement_senders": "Engagement per sender",
+}
+_PROXY_CAUTION: Final = (
+    "Caution: image proxies inflate views. Apple Mail Privacy Protection and "
+    "Gmail's image proxy fetch the tracking image without anyone opening the "
+    "message; proxy_views counts the fetches whose user agent names a proxy. "
+    "Clicks are the firmer signal."
+)
+#: A sentence printed under a section, for what its figures cannot say.
+NOTES: Final = {
+    "engagement": _PROXY_CAUTION,
+    "engagement_senders": _PROXY_CAUTION,
+}
+LABELS: Final = {
+    "messages": "messages",
+    "recipients_final": "recipients with a final status",
+    "delivered": "delivered",
+    "delivered_share": "delivered share",
+    "pending_messages": "messages with no final status (pending)",
+    "no_send_record": "final statuses with no send record",
+    "clock_skew": "final statuses stamped before the send (clock skew)",
+    "duplicate_records": "duplicate records merged",
+    "duplicate_sends": "repeated send records (earliest kept)",
+    "ties": "ties for the latest status (worse status kept)",
+    "rejected": "rejected records",
+    "unclassified": "records of no ACS Email table",
+    "unknown_statuses": "status records with an unknown DeliveryStatus",
+    "duplicate_send_records": "  of which send records",
+    "duplicate_status_records": "  of which status records",
+    "duplicate_engagement_records": "  of which engagement records",
+    "message_level_status_records": "message-level status records",
+    "non_terminal_status_records": "recipient status records not final (Expanded, …)",
+    "superseded_status_records": "earlier statuses replaced by a later one",
 }
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -108,6 +147,8 @@ def _text(sections: Mapping[str, pl.DataFrame], *, markdown: bool) -> str:
             disable_numparse=True,
         )
         parts.append(table + "\n")
+        if name in NOTES:
+            parts.append(f"> {NOTES[name]}\n" if markdown else f"{NOTES[name]}\n")
     return "\n".join(parts)
 
 
@@ -120,11 +161,15 @@ def _json_value(value: Any) -> Any:
 
 
 def render_report(sections: Mapping[str, pl.DataFrame], form: str) -> str:
-    """Render collected report sections as ``table``, ``markdown`` or ``json`` text.
+    """Render collected report sections as table, Markdown, JSON or HTML text.
 
     In JSON the report is one object whose keys are the section names, each a
-    list of row objects.
+    list of row objects. HTML is one self-contained page with charts.
     """
+    if form == "html":
+        from acsmail.render.html import render_html
+
+        return render_html(sections)
     if form == "json":
         document = {
             name: [{k: _json_value(v) for k, v in row.items()} for row in df.to_dicts()]
@@ -134,9 +179,35 @@ def render_report(sections: Mapping[str, pl.DataFrame], form: str) -> str:
     return _text(sections, markdown=form == "markdown")
 
 
-def write_dataset(df: pl.DataFrame, form: str, out: BinaryIO) -> None:
-    """Write the deliveries dataset to a binary stream in the chosen form."""
+def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:
+    """Prefix text cells a spreadsheet would run as a formula with a quote.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    is read as a formula by Excel and LibreOffice; FailureMessage and the
+    addresses come from remote servers and senders, so they are not trusted.
+    """
+    risky = r"^[=+\-@\t\r]"
+    text = [name for name, dtype in df.schema.items() if dtype == pl.String]
+    return df.with_columns(
+        pl.when(pl.col(name).str.contains(risky))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text
+    )
+
+
+def write_dataset(
+    df: pl.DataFrame, form: str, out: BinaryIO, *, escape_formulas: bool = True
+) -> None:
+    """Write the deliveries dataset to a binary stream in the chosen form.
+
+    CSV is the form people open in a spreadsheet, so only there are formula-like
+    cells neutralised (unless ``escape_formulas`` is False).
+    """
     if form == "csv":
+        if escape_formulas:
+            df = neutralise_formulas(df)
         df.write_csv(out, datetime_format=DATETIME_FORMAT)
     elif form == "parquet":
         df.write_parquet(out)
