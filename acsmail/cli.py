@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
@@ -11,18 +12,24 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 import click
 import polars as pl
 
-from acsmail import __version__
+from acsmail import __version__, codes
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.errors import AcsmailError, RejectedRecordError
-from acsmail.normalise import normalise
+from acsmail.inspect import inspect
+from acsmail.normalise import Tables, normalise
+from acsmail.redact import Redactor, new_key
 from acsmail.readers import Inputs, scan
 from acsmail.render import DATASET_FORMATS, REPORT_FORMATS, render_report, write_dataset
 from acsmail.report import SECTIONS, Filters, apply_filters, build_report
+from acsmail.trace import SECTIONS as TRACE_SECTIONS
+from acsmail.trace import for_reading, trace
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: From this many files on, preparing them shows a progress bar on a terminal.
+PROGRESS_FILES: Final = 50
 
 
 class UtcDateTime(click.ParamType):  # type: ignore[type-arg]
@@ -116,6 +123,41 @@ def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _privacy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--redact`` and ``--redact-key`` for commands that print log data."""
+    decorators = [
+        click.option(
+            "--redact",
+            is_flag=True,
+            help="Replace the local part of every address with a keyed hash.",
+        ),
+        click.option(
+            "--redact-key",
+            metavar="TEXT",
+            help="Key for --redact, for pseudonyms that stay the same across runs "
+            "(default: a random key per run).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _redactor(options: dict[str, Any]) -> Redactor | None:
+    redact, key = options.pop("redact"), options.pop("redact_key")
+    if key is not None and not redact:
+        msg = "--redact-key needs --redact"
+        raise click.UsageError(msg)
+    if not redact:
+        return None
+    return Redactor(key.encode() if key is not None else new_key())
+
+
+def _tables(current: Inputs, redactor: Redactor | None) -> Tables:
+    tables = normalise(current)
+    return redactor.tables(tables) if redactor is not None else tables
+
+
 def _filters(options: dict[str, Any]) -> Filters:
     return Filters(
         since=options.pop("since"),
@@ -162,15 +204,29 @@ def _warn(message: str, *, quiet: bool) -> None:
 
 
 def _account_rejects(
-    rejects: pl.DataFrame, *, path: str | None, strict: bool, quiet: bool
+    rejects: pl.DataFrame,
+    *,
+    path: str | None,
+    strict: bool,
+    quiet: bool,
+    inputs: Inputs | None = None,
 ) -> None:
-    """Tell the user what was rejected, and stop when asked to be strict."""
+    """Tell the user what was rejected, and stop when asked to be strict.
+
+    With ``inputs``, warnings found while collecting are told too, and the
+    rejects file gets the original text of every record, including those
+    rejected after reading.
+    """
     if rejects.height and strict:
         first = rejects.row(0, named=True)
         msg = f"{first['file']}: line {first['line']}: {first['reason']}"
         raise RejectedRecordError(msg)
+    if inputs is not None:
+        for warning in inputs.new_warnings():
+            _warn(warning, quiet=quiet)
     if path is not None:
-        rejects.write_csv(path)
+        whole = inputs.with_record_text(rejects) if inputs is not None else rejects
+        whole.write_csv(path)
     if rejects.height:
         first = rejects.row(0, named=True)
         where = f"first: {first['file']}: line {first['line']}: {first['reason']}"
@@ -178,10 +234,33 @@ def _account_rejects(
 
 
 def _read(paths: tuple[str, ...], date_order: str | None, quiet: bool) -> Inputs:
-    inputs = scan(paths, date_order=date_order)  # type: ignore[arg-type]
-    for warning in inputs.warnings:
+    with _progress(quiet=quiet) as progress:
+        inputs = scan(paths, date_order=date_order, progress=progress)  # type: ignore[arg-type]
+    for warning in inputs.new_warnings():
         _warn(warning, quiet=quiet)
     return inputs
+
+
+@contextlib.contextmanager
+def _progress(*, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for preparing many files, shown on a terminal only."""
+    with contextlib.ExitStack() as stack:
+        bar: Any = None
+
+        def advance(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                if quiet or total < PROGRESS_FILES or not sys.stderr.isatty():
+                    return
+                bar = stack.enter_context(
+                    click.progressbar(
+                        length=total, label="Preparing files", file=sys.stderr
+                    )
+                )
+                bar.update(done - 1)
+            bar.update(1)
+
+        yield advance
 
 
 @click.group(context_settings=CONTEXT)
@@ -199,6 +278,7 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @_input_options
 @_filter_options
+@_privacy_options
 @click.option(
     "-f",
     "--format",
@@ -230,16 +310,19 @@ def report(
       acsmail report exports/ --recipient-domain gmail.com -f markdown -o report.md
     """
     filters = _filters(filter_options)
+    redactor = _redactor(filter_options)
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = normalise(current)
+        tables = _tables(current, redactor)
         deliveries = build_deliveries(tables, Options(include_pending=True))
         sections = build_report(current, tables, deliveries, filters)
         return [tables.rejected, *sections.values()]
 
     rejects, *frames = inputs.collect(plans)
-    _account_rejects(rejects, path=rejects_path, strict=strict, quiet=quiet)
+    _account_rejects(
+        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+    )
     text = render_report(dict(zip(SECTIONS, frames, strict=True)), form)
     with _open_output(output) as out:
         out.write(text.encode())
@@ -248,6 +331,7 @@ def report(
 @cli.command(context_settings=CONTEXT)
 @_input_options
 @_filter_options
+@_privacy_options
 @click.option(
     "-f",
     "--format",
@@ -270,6 +354,11 @@ def report(
     is_flag=True,
     help="Also list messages that have no final status yet.",
 )
+@click.option(
+    "--no-escape-formulas",
+    is_flag=True,
+    help="Leave CSV cells starting with = + - @ as they are (for machine readers).",
+)
 @_errors_as_click
 def deliveries(
     paths: tuple[str, ...],
@@ -277,6 +366,7 @@ def deliveries(
     output: str,
     kql_compatible: bool,
     include_pending: bool,
+    no_escape_formulas: bool,
     date_order: str | None,
     rejects_path: str | None,
     strict: bool,
@@ -294,15 +384,162 @@ def deliveries(
         msg = "--include-pending cannot be combined with --kql-compatible"
         raise click.UsageError(msg)
     filters = _filters(filter_options)
+    redactor = _redactor(filter_options)
     options = Options(kql_compatible=kql_compatible, include_pending=include_pending)
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = normalise(current)
+        tables = _tables(current, redactor)
         rows = build_deliveries(tables, options).rows
         return [tables.rejected, apply_filters(rows, filters)]
 
     rejects, rows = inputs.collect(plans)
-    _account_rejects(rejects, path=rejects_path, strict=strict, quiet=quiet)
+    _account_rejects(
+        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+    )
     with _open_output(output) as out:
-        write_dataset(rows, form, out)
+        write_dataset(rows, form, out, escape_formulas=not no_escape_formulas)
+
+
+@cli.command("inspect", context_settings=CONTEXT)
+@_input_options
+@click.option(
+    "-f",
+    "--format",
+    "form",
+    type=click.Choice(REPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="How to print the findings.",
+)
+@click.option(
+    "-o", "--output", default="-", show_default=True, help="Where to write them."
+)
+@_errors_as_click
+def inspect_command(
+    paths: tuple[str, ...],
+    form: str,
+    output: str,
+    date_order: str | None,
+    rejects_path: str | None,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Say what each input file holds: format, records per table, time span, gaps
+
+    \b
+    Example:
+      acsmail inspect fixtures/sample/ndjson
+      acsmail inspect exports/ -f json -o inputs.json
+    """
+    inputs = _read(paths, date_order, quiet)
+    found = inspect(inputs)
+    _account_rejects(
+        found.rejected, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+    )
+    text = render_report(found.sections(), form)
+    with _open_output(output) as out:
+        out.write(text.encode())
+
+
+@cli.command("trace", context_settings=CONTEXT)
+@click.argument("identifier", metavar="ID")
+@_input_options
+@click.option(
+    "-f",
+    "--format",
+    "form",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the trace.",
+)
+@click.option(
+    "-o", "--output", default="-", show_default=True, help="Where to write it."
+)
+@_errors_as_click
+def trace_command(
+    identifier: str,
+    paths: tuple[str, ...],
+    form: str,
+    output: str,
+    date_order: str | None,
+    rejects_path: str | None,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Show what happened to one email: every record in order, and the verdict
+
+    ID is a message id, an InternetMessageId or a recipient address.
+
+    \b
+    Example:
+      acsmail trace 51adcd4f-c1ca-470f-843e-15c982b12b69 fixtures/sample/csv
+      acsmail trace frank@gmail.com exports/ -f json -o frank.json
+    """
+    inputs = _read(paths, date_order, quiet)
+
+    def plans(current: Inputs) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        deliveries = build_deliveries(tables, Options(include_pending=True))
+        found = trace(tables, deliveries, identifier)
+        return [tables.rejected, found.timeline, found.recipients]
+
+    rejects, timeline, recipients = inputs.collect(plans)
+    _account_rejects(
+        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+    )
+    if timeline.height == 0:
+        msg = (
+            f"nothing in the export matches {identifier!r} as a message id, "
+            "an InternetMessageId or a recipient address"
+        )
+        raise AcsmailError(msg)
+    if form == "json":
+        sections = dict(zip(TRACE_SECTIONS, (timeline, recipients), strict=True))
+    else:
+        sections = for_reading(timeline, recipients)
+    with _open_output(output) as out:
+        out.write(render_report(sections, form).encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("replies", nargs=-1)
+@click.option(
+    "--host", help="The recipient's mail-server host, to pick provider rules."
+)
+@click.option(
+    "-f",
+    "--format",
+    "form",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the explanations.",
+)
+@click.option("-o", "--output", default="-", show_default=True, help="Where to write.")
+@_errors_as_click
+def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) -> None:
+    """Explain SMTP codes or whole server replies, and say whether to retry
+
+    With no argument, reads one reply per line from stdin.
+
+    \b
+    Example:
+      acsmail explain 5.7.1 550
+      acsmail explain "421-4.7.28 unusual rate of unsolicited mail" --host gmail-smtp-in.l.google.com
+      acsmail explain -f json < replies.txt
+    """
+    texts = list(replies) or [
+        line.rstrip("\r\n") for line in click.get_text_stream("stdin") if line.strip()
+    ]
+    if not texts:
+        msg = "give codes or replies as arguments, or one reply per line on stdin"
+        raise click.UsageError(msg)
+    df = codes.explain(texts, host=host)
+    if form == "json":
+        text = json.dumps(df.to_dicts(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render_report({"explanations": df}, "table")
+    with _open_output(output) as out:
+        out.write(text.encode())
