@@ -7,18 +7,22 @@ import functools
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import click
 import polars as pl
 
 from acsmail import __version__, codes
+from acsmail.convert import conversion_plans
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.errors import AcsmailError, RejectedRecordError
+from acsmail.generate import FORMS as GENERATED_FORMS
+from acsmail.generate import generate as generate_export
 from acsmail.inspect import inspect
 from acsmail.normalise import Tables, normalise
-from acsmail.redact import Redactor, new_key
 from acsmail.readers import Inputs, scan
+from acsmail.redact import Redactor, new_key
 from acsmail.render import DATASET_FORMATS, REPORT_FORMATS, render_report, write_dataset
 from acsmail.report import SECTIONS, Filters, apply_filters, build_report
 from acsmail.trace import SECTIONS as TRACE_SECTIONS
@@ -527,7 +531,7 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
     \b
     Example:
       acsmail explain 5.7.1 550
-      acsmail explain "421-4.7.28 unusual rate of unsolicited mail" --host gmail-smtp-in.l.google.com
+      acsmail explain "421 4.7.28 unusual rate" --host gmail-smtp-in.l.google.com
       acsmail explain -f json < replies.txt
     """
     texts = list(replies) or [
@@ -543,3 +547,82 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
         text = render_report({"explanations": df}, "table")
     with _open_output(output) as out:
         out.write(text.encode())
+
+
+@cli.command(context_settings=CONTEXT)
+@_input_options
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Folder to write the Parquet tables into (created if missing).",
+)
+@_errors_as_click
+def convert(
+    paths: tuple[str, ...],
+    directory: str,
+    date_order: str | None,
+    rejects_path: str | None,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Save an export as typed Parquet tables that every command reads fast
+
+    \b
+    Example:
+      acsmail convert exports/ -o exports.parquet/
+      acsmail report exports.parquet/
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    inputs = _read(paths, date_order, quiet)
+
+    def plans(current: Inputs) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        return [tables.rejected, *conversion_plans(tables, target)]
+
+    rejects, *_ = inputs.collect(plans)
+    _account_rejects(
+        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--messages",
+    type=click.IntRange(min=1),
+    required=True,
+    help="How many messages to send.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(GENERATED_FORMS),
+    default="ndjson",
+    show_default=True,
+    help="The export form to write.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    default="generated",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write into; must be empty or new.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@_errors_as_click
+def generate(messages: int, seed: int, form: str, directory: str, quiet: bool) -> None:
+    """Write a realistic synthetic ACS Email export, the same for the same seed
+
+    \b
+    Example:
+      acsmail generate --messages 10000 -o sample/
+      acsmail generate --messages 1000000 --format csv --seed 7 -o big/
+    """
+    files = generate_export(Path(directory), messages=messages, seed=seed, form=form)
+    _warn(f"wrote {len(files)} file(s) under {directory}", quiet=quiet)
