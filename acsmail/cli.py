@@ -535,7 +535,7 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
       acsmail explain -f json < replies.txt
     """
     texts = list(replies) or [
-        line.rstrip("\r\n") for line in click.get_text_stream("stdin") if line.strip()
+        line.rstrip("\r\n") for line in sys.stdin if line.strip()
     ]
     if not texts:
         msg = "give codes or replies as arguments, or one reply per line on stdin"

@@ -194,3 +194,45 @@ def test_deliveries_filters(option: str, value: str, kept: int, export: Path) ->
     )
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == kept
+
+
+def test_explain_json_has_one_object_per_input() -> None:
+    result = CliRunner().invoke(
+        cli, ["explain", "-f", "json", "5.1.1", "452 4.2.2 full"]
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["input"] for row in rows] == ["5.1.1", "452 4.2.2 full"]
+    assert set(rows[0]) == {
+        "input",
+        "smtp_code",
+        "enhanced_code",
+        "provider",
+        "explanation",
+        "category",
+        "retryable",
+        "classified_by",
+    }
+    # 5.1.1: the mailbox does not exist; 452 4.2.2: full for now, try later.
+    assert (rows[0]["category"], rows[0]["retryable"]) == ("bad-mailbox", False)
+    assert (rows[1]["category"], rows[1]["retryable"]) == ("mailbox-full", True)
+
+
+def test_explain_reads_replies_from_stdin() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["explain", "-f", "json"],
+        input="550 5.1.1 no such user\n\n421 4.7.0 later\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(row["smtp_code"], row["enhanced_code"]) for row in rows] == [
+        ("550", "5.1.1"),
+        ("421", "4.7.0"),
+    ]
+
+
+def test_explain_without_input_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["explain"], input="")
+    assert result.exit_code == 2
+    assert "give codes or replies" in result.stderr

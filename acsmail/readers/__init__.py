@@ -1,51 +1,163 @@
 """Readers: every export form users hand over, as one lazy frame of text records.
 
 ``scan`` finds the files, tells each one's form from its content and prepares a
-lazy scan of it. ``Inputs.collect`` runs a plan built on those scans and, if a
-file turns out to be malformed, reads that file record by record and runs the
-plan again, so bad records become counted rejections instead of a failed run.
+lazy scan of it. Files that one scan can read together (the blobs of a storage
+tree) are read together. ``Inputs.collect`` runs a plan built on those scans
+and, if a file turns out to be malformed, finds it, reads it record by record
+and runs the plan again, so bad records become counted rejections instead of a
+failed run.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from acsmail.errors import InputError
-from acsmail.readers._source import AMBIGUOUS_DATES, REJECTS_SCHEMA, Source
+from acsmail.readers._files import (
+    HEAD_BYTES,
+    STDIN,
+    WHOLE_BYTES,
+    InputFile,
+    Spool,
+    read_head,
+)
+from acsmail.readers._source import (
+    BASE_SCHEMA,
+    REJECTS_SCHEMA,
+    Careful,
+    Source,
+    empty_records,
+    rejects_frame,
+)
 from acsmail.readers.csv import open_csv
-from acsmail.readers.detect import expand_paths, folder_hint, sniff_form
+from acsmail.readers.detect import STDIN_PATH, expand_paths, folder_hint, sniff_form
 from acsmail.readers.jsonarray import open_json_array
 from acsmail.readers.ndjson import open_ndjson
+from acsmail.readers.parquet import open_parquet
+from acsmail.readers.queryapi import open_query_api
+from acsmail.readers.records import open_records
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Sequence
     from pathlib import Path
 
     from acsmail.readers._times import DateOrder
 
-__all__ = ["Inputs", "Source", "open_source", "scan"]
+__all__ = ["REJECTS_SCHEMA", "Inputs", "Source", "open_source", "scan"]
+
+# Polars reports malformed content as its own errors, and a compressed file
+# that ends early as an OSError.
+_SCAN_ERRORS = (pl.exceptions.PolarsError, OSError)
+_LINE_FORMS: Final = frozenset({"ndjson", "records"})
+#: Bytes of small files kept from sniffing for the scan, at most.
+_KEPT_BYTES: Final = 256 * 1024 * 1024
+#: Beyond this many files, each is sniffed lightly: the blobs of a tree share
+#: their keys, and the keys seen are the union over all of them.
+_MANY_FILES: Final = 100
+_SAMPLE_RECORDS: Final = 50
+_FEW_RECORDS: Final = 2
 
 
-def open_source(path: Path, *, date_order: DateOrder | None = None) -> Source:
+def open_source(
+    path: Path,
+    *,
+    date_order: DateOrder | None = None,
+    name: str | None = None,
+    spool: Spool | None = None,
+    keep: bool = False,
+    many: bool = False,
+) -> Source:
     """Recognise one file's form and prepare it for reading.
+
+    Parameters
+    ----------
+    path
+        The file.
+    date_order
+        ``mdy`` or ``dmy`` for locale dates the data cannot settle.
+    name
+        What to call the file in messages, if not its path.
+    spool
+        Where to keep converted copies; a private one when None.
+    keep
+        Read a small file whole, and keep the bytes of JSON Lines for the
+        batch scan, so that they are read from disk once.
+    many
+        The file is one of very many: learn its keys from fewer records.
 
     Raises
     ------
     InputError
         When the file is not an export acsmail can read.
     """
-    form, head = sniff_form(path)
-    hint = folder_hint(path)
+    own = spool is None
+    spool = spool or Spool()
+    try:
+        size = path.stat().st_size
+        limit = WHOLE_BYTES if keep and size <= WHOLE_BYTES else HEAD_BYTES
+        head, compressed = read_head(path, limit)
+    except OSError as error:
+        msg = f"{name or path}: could not read the file ({error.strerror or error})"
+        raise InputError(msg) from error
+    whole = len(head) < limit if compressed else len(head) == size
+    file = InputFile(
+        path,
+        name or str(path),
+        folder_hint(path),
+        head,
+        size,
+        compressed,
+        whole,
+        sample=_FEW_RECORDS if many else _SAMPLE_RECORDS,
+    )
+    source = _open(file, spool, date_order)
+    joins = source.batch is not None and source.form in _LINE_FORMS
+    if keep and whole and joins and not compressed:
+        source.content = head
+    # The readers are done with the head; thousands of them would add up.
+    file.head = b""
+    if own:
+        spool.tie_to(source)
+    return source
+
+
+def _open(file: InputFile, spool: Spool, date_order: DateOrder | None) -> Source:
+    form = sniff_form(file.head, name=file.name)
     if form == "csv":
-        return open_csv(path, head, hint=hint, date_order=date_order)
-    if form == "json-array":
-        return open_json_array(path, hint=hint, date_order=date_order)
+        return open_csv(file, spool=spool, date_order=date_order)
     if form == "ndjson":
-        return open_ndjson(path, hint=hint, date_order=date_order)
-    msg = f"{path}: {form} files are not supported yet"
-    raise InputError(msg)
+        return open_ndjson(file, date_order=date_order)
+    if form == "records":
+        return open_records(file, date_order=date_order)
+    if form == "json-array":
+        return open_json_array(file, date_order=date_order)
+    if form == "query-api":
+        return open_query_api(file, date_order=date_order)
+    if form == "parquet":
+        return open_parquet(file, spool=spool, date_order=date_order)
+    return _empty(file)
+
+
+def _empty(file: InputFile) -> Source:
+    """A file with nothing in it: zero records and a word to the user.
+
+    A storage tree often holds an empty blob (an hour with no mail), and one
+    such file should not stop the report on all the others.
+    """
+    records = empty_records(file.name)
+    source = Source(
+        file.path,
+        "empty",
+        frozenset(),
+        fast=lambda: records,
+        careful=lambda: Careful(records.collect(), rejects_frame(file.name, [])),
+        hint=file.hint,
+        display=file.name,
+    )
+    source.warnings.append(f"{file.name}: the file is empty; no records read from it")
+    return source
 
 
 class Inputs:
@@ -59,16 +171,23 @@ class Inputs:
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
+        self._told: set[str] = set()
 
     @property
     def warnings(self) -> list[str]:
-        """What the readers want the user to know; one line for ambiguous dates."""
-        warnings = [w for source in self.sources for w in source.warnings]
-        ambiguous = [w for w in warnings if w.endswith(AMBIGUOUS_DATES)]
-        if len(ambiguous) > 1:
-            warnings = [w for w in warnings if not w.endswith(AMBIGUOUS_DATES)]
-            warnings.append(f"{len(ambiguous)} files: {AMBIGUOUS_DATES}")
-        return warnings
+        """What the readers want the user to know, file by file."""
+        return [warning for source in self.sources for warning in source.warnings]
+
+    def new_warnings(self) -> list[str]:
+        """The warnings not returned by an earlier call.
+
+        A careful read, which only starts while collecting, may find more to
+        say (a file cut off, or not UTF-8 after its first bytes); this tells
+        them once each.
+        """
+        fresh = [warning for warning in self.warnings if warning not in self._told]
+        self._told.update(fresh)
+        return fresh
 
     @property
     def columns(self) -> frozenset[str]:
@@ -77,8 +196,12 @@ class Inputs:
 
     def records(self) -> pl.LazyFrame:
         """Every record of every file, as text under canonical column names."""
-        frames = [source.lazy() for source in self.sources]
-        return pl.concat(frames, how="diagonal_relaxed")
+        frames = [self._frame(members) for members in self._batches()]
+        if not frames:
+            return pl.LazyFrame(schema=BASE_SCHEMA)
+        # Every table and count is built on these records; without the cache
+        # Polars may read and parse the files once for each of them.
+        return pl.concat(frames, how="diagonal_relaxed").cache()
 
     def rejects(self) -> pl.LazyFrame:
         """Records that the careful reads rejected, with file, line and reason."""
@@ -93,39 +216,121 @@ class Inputs:
     ) -> list[pl.DataFrame]:
         """Build plans on these inputs and collect them together.
 
-        When a fast scan fails on malformed content, each file is tried alone;
-        those that fail switch to the record-by-record read and the plans are
-        built and collected again.
+        When a fast scan fails on malformed content, the files that fail are
+        found (halving batches until one file fails alone); those switch to
+        the record-by-record read and the plans are built and collected again.
         """
         try:
             return pl.collect_all(build(self))
-        except pl.exceptions.PolarsError:
+        except _SCAN_ERRORS:
             if not self._fall_back():
                 raise
         return pl.collect_all(build(self))
 
+    def with_record_text(self, rejects: pl.DataFrame) -> pl.DataFrame:
+        """Fill in the original text of rejected records that lack it.
+
+        Records rejected after reading (a value that does not cast) carry only
+        their file and line; their text is looked up in the files again, which
+        costs a read of each file that had such a rejection.
+        """
+        missing = rejects.filter(pl.col("record").is_null())
+        if missing.height == 0:
+            return rejects
+        by_name = {source.name: source for source in self.sources}
+        found: dict[tuple[str, int], str] = {}
+        for (name,), part in missing.group_by("file"):
+            source = by_name.get(str(name))
+            if source is None or source.raw_text is None:
+                continue
+            lines = {int(line) for line in part.get_column("line").drop_nulls()}
+            for line, text in source.raw_text(lines).items():
+                found[(str(name), line)] = text
+        texts = pl.DataFrame(
+            {
+                "file": [name for name, _ in found],
+                "line": [line for _, line in found],
+                "_text": list(found.values()),
+            },
+            schema={"file": pl.String, "line": pl.Int64, "_text": pl.String},
+        )
+        return (
+            rejects.join(texts, on=["file", "line"], how="left", maintain_order="left")
+            .with_columns(pl.coalesce("record", "_text").alias("record"))
+            .drop("_text")
+        )
+
+    def _batches(self) -> list[list[Source]]:
+        """The sources, grouped into the scans that read them."""
+        groups: dict[Hashable, list[Source]] = {}
+        for position, source in enumerate(self.sources):
+            key: Hashable = (
+                ("alone", position)
+                if source.batch is None or source.read_carefully
+                else source.batch.key
+            )
+            groups.setdefault(key, []).append(source)
+        return list(groups.values())
+
+    @staticmethod
+    def _frame(members: Sequence[Source]) -> pl.LazyFrame:
+        first = members[0]
+        if len(members) == 1 or first.batch is None:
+            return first.lazy()
+        return first.batch.scan(members)
+
     def _fall_back(self) -> bool:
         switched = False
-        for source in self.sources:
-            if source.read_carefully:
-                continue
-            try:
-                source.fast().collect()
-            except pl.exceptions.PolarsError:
-                source.use_careful()
-                switched = True
+        for members in self._batches():
+            switched |= _isolate(members, split=False)
         return switched
 
 
-def scan(paths: Iterable[str], *, date_order: DateOrder | None = None) -> Inputs:
+def _isolate(members: Sequence[Source], *, split: bool) -> bool:
+    """Switch the files that fail to scan to the careful read; say if any did.
+
+    A file that scans alone but not with its batch (its bytes do not join
+    cleanly) leaves the batch and is scanned alone.
+    """
+    first = members[0]
+    if len(members) == 1:
+        if first.read_carefully:
+            return False
+        try:
+            first.fast().collect()
+        except _SCAN_ERRORS:
+            first.use_careful()
+            return True
+        if split:
+            first.batch = None
+        return split
+    try:
+        Inputs._frame(members).collect()
+    except _SCAN_ERRORS:
+        half = len(members) // 2
+        before = _isolate(members[:half], split=True)
+        after = _isolate(members[half:], split=True)
+        return before or after
+    return False
+
+
+def scan(
+    paths: Iterable[str],
+    *,
+    date_order: DateOrder | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Inputs:
     """Prepare every file behind the given paths for reading.
 
     Parameters
     ----------
     paths
-        Files, directories (walked recursively) and glob patterns.
+        Files, directories (walked recursively), glob patterns, and ``-`` for
+        standard input.
     date_order
         ``mdy`` or ``dmy`` for locale dates the data cannot settle.
+    progress
+        Told ``(done, total)`` after each file is prepared, for a progress bar.
 
     Raises
     ------
@@ -136,4 +341,27 @@ def scan(paths: Iterable[str], *, date_order: DateOrder | None = None) -> Inputs
     if not files:
         msg = "no input files: the given paths hold no file"
         raise InputError(msg)
-    return Inputs([open_source(path, date_order=date_order) for path in files])
+    spool = Spool()
+    sources: list[Source] = []
+    kept = 0
+    try:
+        for done, path in enumerate(files, start=1):
+            stdin = str(path) == STDIN_PATH
+            source = open_source(
+                spool.stdin() if stdin else path,
+                date_order=date_order,
+                name=STDIN if stdin else None,
+                spool=spool,
+                keep=kept < _KEPT_BYTES,
+                many=len(files) > _MANY_FILES,
+            )
+            kept += len(source.content or b"")
+            sources.append(source)
+            if progress is not None:
+                progress(done, len(files))
+    except BaseException:
+        spool.remove()
+        raise
+    inputs = Inputs(sources)
+    spool.tie_to(inputs)
+    return inputs

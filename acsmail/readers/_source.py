@@ -5,33 +5,51 @@ fails as a whole on the first malformed record; the careful way reads the file i
 Python, keeps every good record and turns each bad one into a counted rejection
 with its line. acsmail scans fast and falls back to the careful way only for the
 files whose scan failed, so a clean export pays nothing for the safety net.
+
+Files of one form that a single scan can read together (the blobs of a storage
+tree, with the same layout and datetime format) share a ``Batch``: one scan
+over all of them costs a fraction of thousands of scans of one file each.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from acsmail.errors import InputError
 from acsmail.readers._times import TimeFormat, detect_time_format, parse_time
-from acsmail.schema import SOURCE_FILE, SOURCE_LINE, canonical_name
+from acsmail.schema import SOURCE_FILE, SOURCE_LINE, TABLES, TIME
+from acsmail.schema import canonical_name as _canonical_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Hashable, Sequence
     from pathlib import Path
 
     from acsmail.readers._times import DateOrder
 
-__all__ = ["REJECTS_SCHEMA", "Careful", "Source", "finish", "rejects_frame"]
+__all__ = [
+    "BASE_SCHEMA",
+    "REJECTS_SCHEMA",
+    "Batch",
+    "Careful",
+    "Source",
+    "canonical_name",
+    "column_map",
+    "empty_records",
+    "finish",
+    "name_files",
+    "rejects_frame",
+    "sample_time_format",
+]
 
 HINT: Final = "_hint"
 REJECT: Final = "_reject"
-TEXT_REJECT_LIMIT: Final = 500
-AMBIGUOUS_DATES: Final = (
-    "dates could be month/day or day/month; read as month/day "
-    "(use --date-order dmy if that is wrong)"
-)
+#: The file path column of a scan over several files, before it becomes a name.
+PATH: Final = "_path"
 
 REJECTS_SCHEMA: Final = {
     "file": pl.String(),
@@ -39,14 +57,51 @@ REJECTS_SCHEMA: Final = {
     "reason": pl.String(),
     "record": pl.String(),
 }
+#: Columns every reader's frame carries besides the canonical text columns.
+BASE_SCHEMA: Final = {
+    "TimeGenerated": TIME,
+    SOURCE_LINE: pl.Int64(),
+    REJECT: pl.String(),
+    SOURCE_FILE: pl.String(),
+    HINT: pl.String(),
+}
+_FLOAT_COLUMNS: Final = frozenset(
+    name
+    for table in TABLES
+    for name, dtype in table.schema.items()
+    if dtype == pl.Float64
+)
+_DIGIT: Final = re.compile(r"\d")
+
+#: The canonical name of a source spelling; a storage tree repeats a handful
+#: of spellings millions of times, so the answers are kept.
+canonical_name = lru_cache(maxsize=4096)(_canonical_name)
 
 
 @dataclass
 class Careful:
-    """What a record-by-record read kept and what it rejected."""
+    """What a record-by-record read kept, rejected, and wants the user to know."""
 
     records: pl.DataFrame
     rejects: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Batch:
+    """Files that one scan can read together.
+
+    Parameters
+    ----------
+    key
+        Equal for exactly the files one scan can read: form, layout, column
+        spellings, datetime format, folder hint.
+    scan
+        Builds the finished frame of several such files at once.
+    """
+
+    key: Hashable
+    scan: Callable[[Sequence[Source]], pl.LazyFrame]
 
 
 @dataclass
@@ -56,9 +111,10 @@ class Source:
     Parameters
     ----------
     path
-        The file.
+        The bytes to read (the user's file, or a spooled copy of it).
     form
-        The export form, e.g. ``csv`` or ``ndjson``.
+        The export form, e.g. ``csv`` or ``ndjson``; ``.gz`` is appended for a
+        compressed file.
     columns
         Canonical names of the columns the file carries.
     fast
@@ -67,6 +123,20 @@ class Source:
         Reads the file record by record, rejecting what cannot be parsed.
     hint
         The table key that the file's folder names suggest, if any.
+    warnings
+        What the reader wants the user to know about this file.
+    display
+        The name the user knows the file by, when it differs from ``path``.
+    batch
+        How to scan this file together with others like it, if possible.
+    columns_from_data
+        True for JSON records, whose keys come and go from record to record:
+        ``columns`` then lists the keys seen in the file's first records.
+    raw_text
+        Looks up the original text of records by their line.
+    content
+        The whole file, kept from sniffing a small file so that a batch
+        scan need not read it again.
     """
 
     path: Path
@@ -76,12 +146,17 @@ class Source:
     careful: Callable[[], Careful]
     hint: str | None = None
     warnings: list[str] = field(default_factory=list)
+    display: str | None = None
+    batch: Batch | None = None
+    columns_from_data: bool = False
+    raw_text: Callable[[set[int]], dict[int, str]] | None = None
+    content: bytes | None = None
     _careful: Careful | None = None
 
     @property
     def name(self) -> str:
         """The file's name as the user gave it."""
-        return str(self.path)
+        return self.display if self.display is not None else str(self.path)
 
     @property
     def read_carefully(self) -> bool:
@@ -89,9 +164,21 @@ class Source:
         return self._careful is not None
 
     def use_careful(self) -> None:
-        """Switch this file to the record-by-record read."""
-        if self._careful is None:
+        """Switch this file to the record-by-record read.
+
+        Raises
+        ------
+        InputError
+            When the file cannot be read at all.
+        """
+        if self._careful is not None:
+            return
+        try:
             self._careful = self.careful()
+        except OSError as error:
+            msg = f"{self.name}: could not read the file ({error.strerror or error})"
+            raise InputError(msg) from error
+        self.warnings.extend(self._careful.warnings)
 
     def lazy(self) -> pl.LazyFrame:
         """The file's records, by whichever way is in force."""
@@ -113,9 +200,16 @@ def rejects_frame(file: str, rows: Sequence[tuple[int, str, str]]) -> pl.DataFra
             "file": [file] * len(rows),
             "line": [line for line, _, _ in rows],
             "reason": [reason for _, reason, _ in rows],
-            "record": [text[:TEXT_REJECT_LIMIT] for _, _, text in rows],
+            "record": [text for _, _, text in rows],
         },
         schema=REJECTS_SCHEMA,
+    )
+
+
+def empty_records(file: str) -> pl.LazyFrame:
+    """The frame of a file that holds no record."""
+    return pl.LazyFrame(schema=BASE_SCHEMA).with_columns(
+        pl.lit(file).alias(SOURCE_FILE)
     )
 
 
@@ -130,14 +224,59 @@ def column_map(names: Sequence[str]) -> dict[str, str]:
 
 
 def sample_time_format(
-    values: pl.Series, *, date_order: DateOrder | None, source: str
+    values: pl.Series | Sequence[str | None],
+    *,
+    date_order: DateOrder | None,
+    source: str,
 ) -> tuple[TimeFormat, list[str]]:
     """Detect the datetime format of a sample and say when it is a guess."""
-    time_format = detect_time_format(values, date_order=date_order)
+    texts = [v for v in values if isinstance(v, str) and v.strip()]
+    shapes = _iso_shapes(texts)
+    if shapes is None:
+        sample = pl.Series(texts, dtype=pl.String)
+        time_format = detect_time_format(sample, date_order=date_order)
+    else:
+        time_format = _format_of_shapes(shapes, date_order)
     warnings = []
     if time_format.ambiguous:
-        warnings.append(f"{source}: {AMBIGUOUS_DATES}")
+        warnings.append(
+            f"{source}: dates could be month/day or day/month; read as month/day "
+            "(use --date-order dmy if that is wrong)"
+        )
     return time_format, warnings
+
+
+def _iso_shapes(texts: Sequence[str]) -> frozenset[str] | None:
+    """The digit-blind shapes of ISO datetimes; None for any other text.
+
+    Every ISO value of one shape parses with the same format, so the files of
+    a storage tree, whose samples share their shapes, share one detection.
+    Locale dates are left out: whether a day exceeds 12 decides their format,
+    and shapes hide it.
+    """
+    shapes = frozenset(_DIGIT.sub("0", text.strip()) for text in texts)
+    if all(shape.startswith("0000-00-00") for shape in shapes):
+        return shapes
+    return None
+
+
+@lru_cache(maxsize=256)
+def _format_of_shapes(
+    shapes: frozenset[str], date_order: DateOrder | None
+) -> TimeFormat:
+    # All ones make a valid datetime of every shape: 1111-11-11T11:11:11.
+    examples = pl.Series(
+        [shape.replace("0", "1") for shape in sorted(shapes)], dtype=pl.String
+    )
+    return detect_time_format(examples, date_order=date_order)
+
+
+def name_files(lf: pl.LazyFrame, members: Sequence[Source]) -> pl.LazyFrame:
+    """Turn the path column of a scan over several files into their names."""
+    names = {str(member.path): member.name for member in members}
+    return lf.with_columns(
+        pl.col(PATH).replace_strict(names, return_dtype=pl.String).alias(SOURCE_FILE)
+    ).drop(PATH)
 
 
 def finish(
@@ -145,28 +284,68 @@ def finish(
     *,
     mapping: dict[str, str],
     time_format: TimeFormat,
-    file: str,
+    file: str | None,
     hint: str | None,
     null_text: str | None = None,
+    decimal_comma: bool = False,
+    typed_time: pl.Expr | None = None,
 ) -> pl.LazyFrame:
     """Rename a file's columns to canonical names and type its datetimes.
 
     Every other value stays text: the normalising step casts it and rejects
     what does not cast. The first column loses a stray byte-order mark, which
     some exports repeat at the start of the first data row.
+
+    Parameters
+    ----------
+    lf
+        The scan, with ``_line`` set and, when ``file`` is None, ``_file``.
+    mapping
+        Source column names to canonical names.
+    time_format
+        How ``TimeGenerated`` is written.
+    file
+        The file's name, or None when the scan covers several files.
+    hint
+        The table key the folders suggest.
+    null_text
+        A text that stands for null (``None`` in the az CLI's output).
+    decimal_comma
+        Whether decimals may be written with a comma (``0,026``).
+    typed_time
+        The datetime itself, when the source stores it typed (Parquet).
     """
     first = next(iter(mapping), None)
     columns = []
     for source_name, canonical in mapping.items():
+        if canonical == "TimeGenerated" and typed_time is not None:
+            columns.append(typed_time.alias(canonical))
+            continue
         expr = pl.col(source_name).cast(pl.String)
         if source_name == first:
             expr = expr.str.strip_chars_start("\ufeff")
         if null_text is not None:
             expr = pl.when(expr == null_text).then(None).otherwise(expr)
+        if decimal_comma and canonical in _FLOAT_COLUMNS:
+            expr = expr.str.replace(",", ".", literal=True)
         columns.append(expr.alias(canonical))
 
-    lf = lf.select(*columns, pl.col(SOURCE_LINE))
-    if "TimeGenerated" in mapping.values():
+    # Literal columns go into the one select: Polars stops sharing a scan
+    # between plans at a node that only adds literals.
+    provenance = [pl.col(SOURCE_LINE)]
+    provenance.append(
+        pl.col(SOURCE_FILE)
+        if file is None
+        else pl.lit(file, pl.String).alias(SOURCE_FILE)
+    )
+    provenance.append(pl.lit(hint, pl.String).alias(HINT))
+    if typed_time is not None:
+        provenance.append(pl.lit(None, pl.String).alias(REJECT))
+    elif "TimeGenerated" not in mapping.values():
+        provenance.append(pl.lit(None, TIME).alias("TimeGenerated"))
+        provenance.append(pl.lit(None, pl.String).alias(REJECT))
+    lf = lf.select(*columns, *provenance)
+    if typed_time is None and "TimeGenerated" in mapping.values():
         raw = pl.col("TimeGenerated")
         parsed = parse_time(raw, time_format)
         bad = raw.is_not_null() & (raw.str.strip_chars() != "") & parsed.is_null()
@@ -176,9 +355,4 @@ def finish(
             .alias(REJECT),
             parsed.alias("TimeGenerated"),
         )
-    else:
-        lf = lf.with_columns(pl.lit(None, pl.String).alias(REJECT))
-    return lf.with_columns(
-        pl.lit(file).alias(SOURCE_FILE),
-        pl.lit(hint, pl.String).alias(HINT),
-    )
+    return lf

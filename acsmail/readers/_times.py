@@ -30,8 +30,12 @@ _LOCALE: Final = (
     "{d}/{m}/%Y %H:%M:%S%.f",
     "{d}.{m}.%Y, %H:%M:%S%.f",
     "{d}.{m}.%Y %H:%M:%S%.f",
+    # Excel in locales with a decimal comma writes milliseconds after a comma.
+    "{d}.{m}.%Y %H:%M:%S,%3f",
+    "{d}/{m}/%Y %H:%M:%S,%3f",
 )
 _NUMERIC_DATE: Final = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{4}")
+_DOTTED_DATE: Final = r"^\s*\d{1,2}\.\d{1,2}\.\d{4}"
 
 
 class TimeFormat:
@@ -98,6 +102,10 @@ def detect_time_format(
             return TimeFormat(fmt)
 
     found = _date_order_from(values.to_list())
+    if found is None and values.str.contains(_DOTTED_DATE).all():
+        # Dates written with dots (10.02.2026) are day first wherever they
+        # are used; no locale writes the month first that way.
+        found = "dmy"
     order = date_order or found or "mdy"
     day, month = "%d", "%m"
     for template in _LOCALE:

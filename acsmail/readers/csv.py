@@ -2,11 +2,20 @@
 
 The portal writes a UTF-8 byte-order mark, quotes fields holding commas, quotes or
 newlines, and appends `` [UTC]`` to datetime headers. After a round trip through
-Excel the file may start with a ``sep=;`` line and use semicolons.
+Excel the file may start with a ``sep=;`` line, use semicolons and write
+decimals with a comma (``0,026019``): in the locales where Excel picks ``;``,
+the comma is the decimal mark, so a semicolon file's numbers are read that way.
+Excel may also save the file as Windows-1252 ("ANSI") or UTF-16 ("Unicode
+text"); such a file is converted to UTF-8 first, with a warning for the former
+since the guess could be wrong.
+
+Line numbers are physical lines of the file: a field holding newlines moves
+every later record down, and the scan counts those newlines to keep up.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from typing import TYPE_CHECKING, Final
@@ -14,168 +23,374 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail.errors import InputError
+from acsmail.readers._files import InputFile, read_all, read_head
 from acsmail.readers._source import (
+    PATH,
+    Batch,
     Careful,
     Source,
     column_map,
     finish,
+    name_files,
     rejects_frame,
     sample_time_format,
 )
 from acsmail.schema import SOURCE_LINE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
-    from acsmail.readers._times import DateOrder
+    from acsmail.readers._files import Spool
+    from acsmail.readers._times import DateOrder, TimeFormat
 
 __all__ = ["open_csv"]
 
 _DELIMITERS: Final = (",", ";", "\t", "|")
-_SAMPLE_ROWS: Final = 2000
+_SAMPLE_BYTES: Final = 1024 * 1024
+_BOM: Final = "\ufeff"
+# Windows-1252 leaves five bytes undefined; anything else decodes.
+_FALLBACK_ENCODING: Final = "cp1252"
 
 
-def _layout(head: str) -> tuple[str, int]:
+class _Layout:
+    """How one CSV file is laid out: delimiter, preamble, header."""
+
+    def __init__(self, delimiter: str, skip: int, header: list[str]) -> None:
+        self.delimiter = delimiter
+        self.skip = skip
+        self.header = header
+
+    @property
+    def first_record_line(self) -> int:
+        return self.skip + 2
+
+
+def _layout(text: str) -> tuple[str, int]:
     """Return the delimiter and the number of lines before the header."""
-    first = head.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    first = text.lstrip(_BOM).split("\n", 1)[0].rstrip("\r")
     if first.lower().startswith("sep=") and len(first) >= 5:
         return first[4], 1
     counts = {delimiter: first.count(delimiter) for delimiter in _DELIMITERS}
     return max(counts, key=lambda delimiter: counts[delimiter]), 0
 
 
-def _header(head: str, delimiter: str, skip: int) -> list[str]:
-    lines = head.lstrip("\ufeff").splitlines()[skip:]
-    rows = csv.reader(io.StringIO("\n".join(lines[:1])), delimiter=delimiter)
-    return next(rows, [])
+def _header(text: str, delimiter: str, skip: int) -> list[str]:
+    lines = text.lstrip(_BOM).split("\n", skip + 1)[skip:]
+    rows = csv.reader(io.StringIO(lines[0] if lines else ""), delimiter=delimiter)
+    names = [name.lstrip(_BOM) for name in next(rows, [])]
+    # Polars needs unique names; a repeated header gets a numbered twin.
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
 
 
-def open_csv(
-    path: Path, head: str, *, hint: str | None, date_order: DateOrder | None
-) -> Source:
+def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> Source:
     """Prepare a portal CSV export for reading.
 
     Parameters
     ----------
-    path
-        The file.
-    head
-        Its first bytes, decoded.
-    hint
-        The table key its folder names suggest.
+    file
+        The file and its first bytes.
+    spool
+        Where a converted copy goes when the file is not UTF-8 as it stands.
     date_order
         The day/month order to use when the data cannot tell.
 
     Raises
     ------
     InputError
-        When the header names no column of an ACS Email table.
+        When the header names no column of an ACS Email table, or the file's
+        encoding cannot be told.
     """
-    delimiter, skip = _layout(head)
-    header = _header(head, delimiter, skip)
-    mapping = column_map(header)
+    file, warnings = _as_utf8(file, spool)
+    text = _sample(file)
+    delimiter, skip = _layout(text)
+    layout = _Layout(delimiter, skip, _header(text, delimiter, skip))
+    mapping = column_map(layout.header)
     if not mapping:
+        found = layout.header[:5]
         msg = (
-            f"{path}: line {skip + 1}: expected a CSV header naming ACS Email log "
-            f"columns (TimeGenerated, CorrelationId, …), found {header[:5]!r}"
+            f"{file.name}: line {skip + 1}: expected a CSV header naming ACS Email "
+            f"log columns (TimeGenerated, CorrelationId, …), found {found!r}"
         )
         raise InputError(msg)
-
-    def scan() -> pl.LazyFrame:
-        lf = pl.scan_csv(
-            path,
-            separator=delimiter,
-            skip_rows=skip,
-            infer_schema=False,
-            quote_char='"',
-            encoding="utf8",
-        )
-        # The row index counts records; without embedded newlines it is the line.
-        return lf.with_row_index(SOURCE_LINE, offset=skip + 2).with_columns(
-            pl.col(SOURCE_LINE).cast(pl.Int64)
-        )
-
-    sample = _time_sample(scan, mapping)
-    time_format, warnings = sample_time_format(
-        sample, date_order=date_order, source=str(path)
+    if _second_bom(text, skip):
+        data = _without_second_bom(read_all(file.path)[0], skip)
+        file = _rewritten(file, spool, data)
+        text = _sample(file)
+    time_format, time_warnings = sample_time_format(
+        _time_sample(text, layout, mapping), date_order=date_order, source=file.name
     )
+    warnings += time_warnings
+    source = _source(file, layout, mapping, time_format)
+    source.warnings.extend(warnings)
+    file.head = b""
+    if not _ends_with_newline(file):
+        # A last record without its line end may have been cut off; only the
+        # careful read counts its fields.
+        source.use_careful()
+    return source
+
+
+def _sample(file: InputFile) -> str:
+    """The start of the file as text, enough to sample its datetimes."""
+    head = file.head
+    if file.size > len(head):
+        head = read_head(file.path, _SAMPLE_BYTES)[0]
+    return head.decode("utf-8", "replace")
+
+
+def _source(
+    file: InputFile, layout: _Layout, mapping: dict[str, str], time_format: TimeFormat
+) -> Source:
+    decimal_comma = layout.delimiter == ";"
+
+    def scan(members: Sequence[Source]) -> pl.LazyFrame:
+        lf = _scan([member.path for member in members], layout, several=True)
+        return finish(
+            name_files(lf, members),
+            mapping=mapping,
+            time_format=time_format,
+            file=None,
+            hint=file.hint,
+            decimal_comma=decimal_comma,
+        )
 
     def fast() -> pl.LazyFrame:
         return finish(
-            scan(),
+            _scan([file.path], layout, several=False),
             mapping=mapping,
             time_format=time_format,
-            file=str(path),
-            hint=hint,
+            file=file.name,
+            hint=file.hint,
+            decimal_comma=decimal_comma,
         )
 
     def careful() -> Careful:
-        frame, rejects = _read_carefully(path, delimiter, skip)
+        frame, rejects, warnings = _read_carefully(file, layout)
         lf = finish(
             frame.lazy(),
             mapping=mapping,
             time_format=time_format,
-            file=str(path),
-            hint=hint,
+            file=file.name,
+            hint=file.hint,
+            decimal_comma=decimal_comma,
         )
-        return Careful(lf.collect(), rejects_frame(str(path), rejects))
+        return Careful(lf.collect(), rejects_frame(file.name, rejects), warnings)
 
-    source = Source(path, "csv", frozenset(mapping.values()), fast, careful, hint)
-    source.warnings.extend(warnings)
-    return source
-
-
-def _time_sample(
-    scan: Callable[[], pl.LazyFrame], mapping: dict[str, str]
-) -> pl.Series:
-    time_column = next(
-        (name for name, canonical in mapping.items() if canonical == "TimeGenerated"),
-        None,
+    key = (
+        "csv",
+        layout.delimiter,
+        layout.skip,
+        tuple(layout.header),
+        time_format.format,
+        file.hint,
     )
-    if time_column is None:
-        return pl.Series([], dtype=pl.String)
+    form = "csv.gz" if file.compressed else "csv"
+    return Source(
+        file.path,
+        form,
+        frozenset(mapping.values()),
+        fast,
+        careful,
+        file.hint,
+        display=file.name,
+        batch=Batch(key, scan),
+        raw_text=lambda lines: _raw_records(file, layout, lines),
+    )
+
+
+def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
+    lf = pl.scan_csv(
+        paths,
+        separator=layout.delimiter,
+        skip_rows=layout.skip,
+        schema=dict.fromkeys(layout.header, pl.String()),
+        quote_char='"',
+        encoding="utf8",
+        glob=False,
+        include_file_paths=PATH if several else None,
+    )
+    # A record starts one line after the previous one, plus the newlines that
+    # the previous records hold inside quoted fields.
+    held = pl.sum_horizontal(
+        pl.col(name).str.count_matches("\n", literal=True).fill_null(0)
+        for name in layout.header
+    )
+    line = pl.int_range(pl.len(), dtype=pl.Int64) + held.cum_sum() - held
+    if several:
+        line = line.over(PATH)
+    return lf.with_columns((line + layout.first_record_line).alias(SOURCE_LINE))
+
+
+def _time_sample(text: str, layout: _Layout, mapping: dict[str, str]) -> list[str]:
+    names = [
+        name for name, canonical in mapping.items() if canonical == "TimeGenerated"
+    ]
+    if not names:
+        return []
+    position = layout.header.index(names[0])
+    # The sample may end inside a record; only lines before the last are whole.
+    whole = text.lstrip(_BOM).rsplit("\n", 1)[0]
+    values = []
+    for _, _, row in _records(whole, layout):
+        if isinstance(row, list) and len(row) > position:
+            values.append(row[position])
+    return values
+
+
+def _as_utf8(file: InputFile, spool: Spool) -> tuple[InputFile, list[str]]:
+    """Convert a UTF-16 or Windows-1252 file to UTF-8, so Polars can scan it."""
+    if file.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        data, _ = read_all(file.path)
+        return _rewritten(file, spool, data.decode("utf-16").encode()), []
     try:
-        frame = scan().select(time_column).head(_SAMPLE_ROWS).collect()
-    except pl.exceptions.PolarsError:
-        return pl.Series([], dtype=pl.String)
-    return frame.to_series().cast(pl.String)
+        codecs.getincrementaldecoder("utf-8")().decode(file.head, final=False)
+    except UnicodeDecodeError:
+        data, _ = read_all(file.path)
+        text, warning = _decode(data, file.name)
+        return _rewritten(file, spool, text.encode()), [warning]
+    return file, []
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    """Decode text that is not UTF-8, saying where UTF-8 failed."""
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as error:
+        where = f"byte {error.start} (0x{data[error.start]:02x})"
+    try:
+        text = data.decode(_FALLBACK_ENCODING)
+    except UnicodeDecodeError as error:
+        msg = (
+            f"{name}: byte {error.start}: expected UTF-8 or Windows-1252 text "
+            "(re-export the file as UTF-8, or convert it with iconv)"
+        )
+        raise InputError(msg) from error
+    warning = (
+        f"{name}: not UTF-8 at {where}; read as Windows-1252, as Excel saves it "
+        "(re-export as UTF-8 if characters look wrong)"
+    )
+    return text.removeprefix(_BOM), warning
+
+
+def _rewritten(file: InputFile, spool: Spool, data: bytes) -> InputFile:
+    path = spool.new_file(".csv")
+    path.write_bytes(data)
+    return InputFile(
+        path,
+        file.name,
+        file.hint,
+        data[: len(file.head)],
+        len(data),
+        compressed=file.compressed,
+        whole=len(data) <= len(file.head),
+    )
+
+
+def _second_bom(text: str, skip: int) -> bool:
+    lines = text.lstrip(_BOM).split("\n", skip + 2)
+    return len(lines) > skip + 1 and lines[skip + 1].startswith(_BOM)
+
+
+def _without_second_bom(data: bytes, skip: int) -> bytes:
+    """Drop the byte-order mark some exports repeat at the first data row.
+
+    Before a quoted field it would hide the opening quote, and the comma
+    inside the quotes would then split the field.
+    """
+    start = data.startswith(codecs.BOM_UTF8) * len(codecs.BOM_UTF8)
+    position = start
+    for _ in range(skip + 1):
+        position = data.index(b"\n", position) + 1
+    return data[:position] + data[position:].removeprefix(codecs.BOM_UTF8)
+
+
+def _ends_with_newline(file: InputFile) -> bool:
+    if file.compressed or file.size == 0:
+        return True
+    with file.path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
+
+
+def _text(file: InputFile) -> tuple[str, list[str], bool]:
+    """The whole file as text, what to tell the user, and whether it is cut off."""
+    data, cut_off = read_all(file.path)
+    text, warning = _decode(data, file.name)
+    warnings = [warning] if warning else []
+    if cut_off:
+        warnings.append(
+            f"{file.name}: the compressed file is cut off; read what came before"
+        )
+    return text, warnings, cut_off
+
+
+def _records(text: str, layout: _Layout) -> Iterator[tuple[int, int, list[str] | str]]:
+    """Each record after the header: first line, last line, fields.
+
+    A record that Python's reader cannot parse comes as its error text.
+    """
+    lines = io.StringIO(text.lstrip(_BOM))
+    for _ in range(layout.skip + 1):
+        lines.readline()
+    reader = csv.reader(lines, delimiter=layout.delimiter, strict=True)
+    previous_end = 0
+    offset = layout.skip + 1
+    while True:
+        start = offset + previous_end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            previous_end = reader.line_num
+            yield start, offset + previous_end, f"not valid CSV ({error})"
+            continue
+        previous_end = reader.line_num
+        if row:
+            yield start, offset + previous_end, row
 
 
 def _read_carefully(
-    path: Path, delimiter: str, skip: int
-) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
+    file: InputFile, layout: _Layout
+) -> tuple[pl.DataFrame, list[tuple[int, str, str]], list[str]]:
     """Read every record in Python, rejecting those with the wrong field count."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        msg = (
-            f"{path}: byte {error.start}: expected UTF-8 text (re-export the file "
-            "as UTF-8, or convert it with iconv)"
-        )
-        raise InputError(msg) from error
-
-    lines = io.StringIO(text)
-    for _ in range(skip):
-        lines.readline()
-    reader = csv.reader(lines, delimiter=delimiter)
-    header = next(reader, [])
+    text, warnings, cut_off = _text(file)
+    physical = io.StringIO(text.lstrip(_BOM)).readlines()
+    header = layout.header
     columns: dict[str, list[str]] = {name: [] for name in header}
     lines_of_records: list[int] = []
     rejects: list[tuple[int, str, str]] = []
-    previous_end = reader.line_num
-    for row in reader:
-        start = skip + previous_end + 1
-        previous_end = reader.line_num
-        if not row:
-            continue
-        if len(row) != len(header):
-            reason = f"expected {len(header)} fields, found {len(row)}"
-            rejects.append((start, reason, delimiter.join(row)))
+    for start, end, row in _records(text, layout):
+        if isinstance(row, str) or len(row) != len(header):
+            reason = (
+                row
+                if isinstance(row, str)
+                else f"expected {len(header)} fields, found {len(row)}"
+            )
+            if cut_off and end >= len(physical):
+                reason = f"cut off with the compressed file ({reason})"
+            rejects.append((start, reason, "".join(physical[start - 1 : end])))
             continue
         for name, value in zip(header, row, strict=True):
             columns[name].append(value)
         lines_of_records.append(start)
     frame = pl.DataFrame(columns, schema=dict.fromkeys(header, pl.String))
     frame = frame.with_columns(pl.Series(SOURCE_LINE, lines_of_records, pl.Int64))
-    return frame, rejects
+    return frame, rejects, warnings
+
+
+def _raw_records(file: InputFile, layout: _Layout, wanted: set[int]) -> dict[int, str]:
+    """The original text of the records that start on the given lines."""
+    text, _, _ = _text(file)
+    physical = io.StringIO(text.lstrip(_BOM)).readlines()
+    return {
+        start: "".join(physical[start - 1 : end]).rstrip("\r\n")
+        for start, end, _ in _records(text, layout)
+        if start in wanted
+    }

@@ -1,78 +1,91 @@
-"""JSON Lines: one record per line, as a workspace data-export rule writes them.
+"""JSON Lines: one record per line, from data export or diagnostic settings.
 
-Data export writes Log Analytics rows (``TimeGenerated``, ``_ResourceId``, …) with
-numbers as JSON numbers. Diagnostic-settings archives write resource-log records
-instead: camelCase top-level keys and the table's own fields inside
-``properties``. Both are read here; keys are matched case-insensitively.
+A workspace data-export rule writes Log Analytics rows (``TimeGenerated``,
+``_ResourceId``, …) with numbers as JSON numbers. A diagnostic setting that
+archives to Storage writes resource-log records instead, into ``PT1H.json``
+blobs: camelCase top-level keys and the table's own fields inside
+``properties``. Both are read here (see ``_shape``).
+
+A storage tree holds thousands of small blobs. Those of one shape are read by
+one scan: up to a size limit their bytes are joined in memory and parsed
+once, beyond it Polars scans the files as one source. The last line of a blob
+that was still being written may be cut off; the careful read counts it as a
+rejected record, with its line.
 """
 
 from __future__ import annotations
 
 import json
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
 from acsmail.errors import InputError
+from acsmail.readers._files import (
+    WHOLE_BYTES,
+    InputFile,
+    iter_lines,
+    polars_path,
+    read_head,
+)
+from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
+    PATH,
+    Batch,
     Careful,
     Source,
-    column_map,
     finish,
+    name_files,
     rejects_frame,
     sample_time_format,
 )
-from acsmail.readers.jsonarray import text_of
-from acsmail.schema import SOURCE_LINE, TABLES
+from acsmail.schema import SOURCE_FILE, SOURCE_LINE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
-    from acsmail.readers._times import DateOrder
+    from acsmail.readers._times import DateOrder, TimeFormat
 
-__all__ = ["open_ndjson"]
+__all__ = ["open_ndjson", "scan_lines_together", "sniff_records"]
 
-_SNIFF_LINES: Final = 200
-_PROPERTIES: Final = "properties"
-_FIELD_NAMES: Final = tuple(
-    dict.fromkeys(name for table in TABLES for name in table.schema)
-)
-
-
-def _flatten(record: dict[str, Any]) -> dict[str, str | None]:
-    """Lift ``properties`` fields to the top; a top-level key wins a clash."""
-    flat: dict[str, str | None] = {}
-    properties = record.get(_PROPERTIES)
-    if isinstance(properties, dict):
-        flat.update({str(k): text_of(v) for k, v in properties.items()})
-    flat.update({str(k): text_of(v) for k, v in record.items() if k != _PROPERTIES})
-    return flat
+_LONG_LINE_BYTES: Final = 16 * 1024 * 1024
+#: Above this many bytes in one batch, the files are scanned from disk.
+_JOIN_LIMIT: Final = 256 * 1024 * 1024
+_BOM: Final = b"\xef\xbb\xbf"
+_CUT_GZIP: Final = "the compressed file is cut off here; the rest of it is lost"
 
 
-def _sniff_keys(path: Path) -> tuple[list[str], list[str]]:
-    """Top-level and ``properties`` keys of the first lines that parse."""
-    top: dict[str, None] = {}
-    nested: dict[str, None] = {}
-    with path.open("rb") as lines:
-        for line in islice(lines, _SNIFF_LINES):
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if not isinstance(record, dict):
-                continue
-            top.update(dict.fromkeys(map(str, record)))
-            properties = record.get(_PROPERTIES)
-            if isinstance(properties, dict):
-                nested.update(dict.fromkeys(map(str, properties)))
-    return list(top), list(nested)
+def sniff_records(file: InputFile) -> list[Any]:
+    """Decode the first few whole lines of a file; undecodable lines are skipped."""
+    head = file.head.removeprefix(_BOM)
+    whole = file.whole
+    wanted = file.sample
+    # A few spare splits leave room for blank lines; the last piece is the
+    # rest of the head, whole only when the head is the whole file.
+    pieces = head.split(b"\n", wanted * 2)
+    lines = pieces if whole and len(pieces) <= wanted * 2 else pieces[:-1]
+    if not any(line.strip() for line in lines):
+        # One line longer than the head: read on until it ends.
+        lines = (
+            read_head(file.path, _LONG_LINE_BYTES)[0]
+            .removeprefix(_BOM)
+            .split(b"\n")[:1]
+        )
+    decoded = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            decoded.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if len(decoded) == wanted:
+            break
+    return decoded
 
 
-def open_ndjson(
-    path: Path, *, hint: str | None, date_order: DateOrder | None
-) -> Source:
+def open_ndjson(file: InputFile, *, date_order: DateOrder | None) -> Source:
     """Prepare a JSON Lines export for reading.
 
     Raises
@@ -80,111 +93,192 @@ def open_ndjson(
     InputError
         When no line of the file's start is a JSON object with ACS Email fields.
     """
-    top, nested = _sniff_keys(path)
-    has_properties = _PROPERTIES in top
-    # Keys seen in the first lines, plus every canonical name: a field that is
-    # null in the first rows may still be set further down.
-    top_names = list(dict.fromkeys([k for k in top if k != _PROPERTIES]))
-    nested_names = list(dict.fromkeys([*nested, *_FIELD_NAMES]))
-    if not has_properties:
-        top_names += [n for n in _FIELD_NAMES if n not in top_names]
-    schema: dict[str, pl.DataType] = dict.fromkeys(top_names, pl.String())
-    if has_properties:
-        schema[_PROPERTIES] = pl.Struct(dict.fromkeys(nested_names, pl.String()))
-
-    flat_names = [*nested_names, *top_names] if has_properties else top_names
-    mapping = column_map(_prefer_top(flat_names, top_names))
-    if not mapping or not (set(top) | set(nested)):
-        msg = f"{path}: line 1: expected JSON objects with ACS Email log fields"
+    records = [r for r in sniff_records(file) if isinstance(r, dict)]
+    shape = Shape.of(records)
+    if not shape.seen:
+        msg = f"{file.name}: line 1: expected JSON objects with ACS Email log fields"
         raise InputError(msg)
-
-    def scan() -> pl.LazyFrame:
-        lf = pl.scan_ndjson(path, schema=schema)
-        if has_properties:
-            lf = _lift_properties(lf, nested_names, top_names)
-        return lf.with_row_index(SOURCE_LINE, offset=1).with_columns(
-            pl.col(SOURCE_LINE).cast(pl.Int64)
-        )
-
+    times = [shape.first_value(record, "TimeGenerated") for record in records]
     time_format, warnings = sample_time_format(
-        _time_sample(scan, mapping), date_order=date_order, source=str(path)
+        times, date_order=date_order, source=file.name
     )
-
-    def fast() -> pl.LazyFrame:
-        return finish(
-            scan(), mapping=mapping, time_format=time_format, file=str(path), hint=hint
-        )
-
-    def careful() -> Careful:
-        frame, rejects = _read_carefully(path, list(mapping))
-        lf = finish(
-            frame.lazy(),
-            mapping=mapping,
-            time_format=time_format,
-            file=str(path),
-            hint=hint,
-        )
-        return Careful(lf.collect(), rejects_frame(str(path), rejects))
-
-    source = Source(path, "ndjson", frozenset(mapping.values()), fast, careful, hint)
+    source = _source(file, shape, time_format)
     source.warnings.extend(warnings)
     return source
 
 
-def _prefer_top(flat_names: list[str], top_names: list[str]) -> list[str]:
-    """Order names so a top-level key is mapped before a nested one."""
-    return [*top_names, *(n for n in flat_names if n not in top_names)]
+def _source(file: InputFile, shape: Shape, time_format: TimeFormat) -> Source:
+    mapping = {name: name for name in shape.canonical}
+
+    def done(lf: pl.LazyFrame, name: str | None) -> pl.LazyFrame:
+        return finish(
+            lf, mapping=mapping, time_format=time_format, file=name, hint=file.hint
+        )
+
+    def read_one(target: str | bytes) -> pl.LazyFrame:
+        return pl.scan_ndjson(target, schema=shape.schema())
+
+    def fast() -> pl.LazyFrame:
+        lf = read_one(polars_path(file.path)).with_row_index(SOURCE_LINE, offset=1)
+        lf = lf.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64))
+        return done(shape.flatten(lf, SOURCE_LINE), file.name)
+
+    def scan(members: Sequence[Source]) -> pl.LazyFrame:
+        lf = scan_lines_together(members, read_one, shape.schema())
+        return done(shape.flatten(lf, SOURCE_LINE, SOURCE_FILE), None)
+
+    def careful() -> Careful:
+        frame, rejects = _read_carefully(file, shape)
+        lf = done(frame.lazy(), file.name)
+        return Careful(lf.collect(), rejects_frame(file.name, rejects))
+
+    key = ("ndjson", file.compressed, shape.key, time_format.format, file.hint)
+    return Source(
+        file.path,
+        "ndjson.gz" if file.compressed else "ndjson",
+        shape.seen,
+        fast,
+        careful,
+        file.hint,
+        display=file.name,
+        batch=Batch(key, scan),
+        columns_from_data=True,
+        raw_text=lambda lines: raw_lines(file.path, lines),
+    )
 
 
-def _lift_properties(
-    lf: pl.LazyFrame, nested_names: list[str], top_names: list[str]
+def scan_lines_together(
+    members: Sequence[Source],
+    read: Callable[[str | bytes], pl.LazyFrame],
+    schema: dict[str, pl.DataType],
 ) -> pl.LazyFrame:
-    lifted = [
-        pl.col(_PROPERTIES).struct.field(name).alias(name)
-        for name in nested_names
-        if name not in top_names
-    ]
-    return lf.with_columns(lifted).drop(_PROPERTIES)
+    """Scan several line-delimited files as one, numbering lines per file.
+
+    Small plain files are joined in memory and parsed once, which is several
+    times faster than a scan of many sources; a line count per file gives each
+    record back its file and line. Compressed files and the files beyond a
+    size limit are scanned from disk.
+
+    Returns
+    -------
+    LazyFrame
+        The records with ``_file`` (the user's name) and ``_line``.
+    """
+    joined: list[bytes] = []
+    names: list[str] = []
+    counts: list[int] = []
+    apart: list[Source] = []
+    size = 0
+    for member in members:
+        data = _joinable(member) if size < _JOIN_LIMIT else None
+        if data is None:
+            apart.append(member)
+            continue
+        joined.append(data)
+        names.append(member.name)
+        counts.append(data.count(b"\n"))
+        size += len(data)
+
+    frames = []
+    if joined:
+        lines = pl.LazyFrame(
+            {SOURCE_FILE: names, "_n": counts},
+            schema={SOURCE_FILE: pl.String(), "_n": pl.Int64()},
+        ).select(
+            pl.col(SOURCE_FILE).repeat_by("_n").explode(),
+            pl.int_ranges(1, pl.col("_n") + 1, dtype=pl.Int64)
+            .explode()
+            .alias(SOURCE_LINE),
+        )
+        records = read(b"".join(joined))
+        frames.append(pl.concat([records, lines], how="horizontal"))
+    if apart:
+        lf = pl.scan_ndjson(
+            [polars_path(member.path) for member in apart],
+            schema=schema,
+            include_file_paths=PATH,
+        )
+        line = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(PATH)
+        frames.append(name_files(lf.with_columns(line.alias(SOURCE_LINE)), apart))
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
-def _time_sample(
-    scan: Callable[[], pl.LazyFrame], mapping: dict[str, str]
-) -> pl.Series:
-    column = next((n for n, c in mapping.items() if c == "TimeGenerated"), None)
-    if column is None:
-        return pl.Series([], dtype=pl.String)
+def _joinable(source: Source) -> bytes | None:
+    """A plain file's bytes, ending in a newline, if joining keeps its line count."""
+    data = source.content
+    if data is None:
+        if source.path.stat().st_size > WHOLE_BYTES:
+            return None
+        with source.path.open("rb") as file:
+            data = file.read()
+    # A blank line inside would make the line count disagree with the rows;
+    # Polars then refuses the join and the fallback scans such a file alone.
+    if data.startswith((b"\x1f\x8b", _BOM)):
+        return None
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
+    """Numbered lines; a final ``None`` marks a compressed file cut off there."""
+    number = 0
     try:
-        return scan().select(column).head(2000).collect().to_series()
-    except pl.exceptions.PolarsError:
-        return pl.Series([], dtype=pl.String)
+        for number, raw in enumerate(iter_lines(path), start=1):
+            yield number, raw
+    except EOFError:
+        yield number + 1, None
 
 
 def _read_carefully(
-    path: Path, names: list[str]
+    file: InputFile, shape: Shape
 ) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
     """Parse line by line; keep the objects, reject everything else with its line."""
     kept: list[dict[str, str | None]] = []
     lines_of_records: list[int] = []
     rejects: list[tuple[int, str, str]] = []
-    with path.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                rejects.append((number, f"not valid JSON ({error})", text))
-                continue
-            if not isinstance(record, dict):
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                rejects.append((number, "expected a JSON object", text))
-                continue
-            kept.append(_flatten(record))
+    for number, raw in _lines(file.path):
+        if raw is None:
+            rejects.append((number, _CUT_GZIP, ""))
+            continue
+        record, reason = _decode_line(raw, first=number == 1)
+        if reason is not None:
+            rejects.append((number, reason, _text(raw)))
+        elif record is not None:
+            kept.append(shape.flat_record(record))
             lines_of_records.append(number)
-    frame = pl.DataFrame(
-        [{name: row.get(name) for name in names} for row in kept],
-        schema=dict.fromkeys(names, pl.String),
-    )
+    frame = shape.frame(kept)
     frame = frame.with_columns(pl.Series(SOURCE_LINE, lines_of_records, pl.Int64))
     return frame, rejects
+
+
+def _decode_line(
+    raw: bytes, *, first: bool
+) -> tuple[dict[str, Any] | None, str | None]:
+    """One line as a JSON object, or why it is not one (None, None when blank)."""
+    if first:
+        raw = raw.removeprefix(_BOM)
+    if not raw.strip():
+        return None, None
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        if not raw.endswith(b"\n"):
+            return None, f"the last line is cut off ({error})"
+        return None, f"not valid JSON ({error})"
+    if not isinstance(record, dict):
+        return None, "expected a JSON object"
+    return record, None
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def raw_lines(path: Path, wanted: set[int]) -> dict[int, str]:
+    """The text of the given lines of a file."""
+    found: dict[int, str] = {}
+    for number, raw in _lines(path):
+        if raw is not None and number in wanted:
+            found[number] = _text(raw)
+            if len(found) == len(wanted):
+                break
+    return found

@@ -1,0 +1,169 @@
+"""What acsmail makes of each input file, before any analysis (``acsmail inspect``).
+
+For every file: the form it was recognised as, how many records went to each
+table, the time span they cover, the columns its tables lack, and how many of
+its records were rejected or belong to no table. Everything is computed in one
+collect over all files.
+
+A column is absent from a file when the file does not carry it: a CSV,
+Parquet or query response declares its columns, so its header decides; JSON
+records carry only the keys they have values for, so there a column is absent
+when no record of the file has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import polars as pl
+
+from acsmail.normalise import normalise
+from acsmail.schema import ENGAGEMENT, SEND, SOURCE_FILE, STATUS, TABLES
+
+if TYPE_CHECKING:
+    from acsmail.normalise import Tables
+    from acsmail.readers import Inputs
+
+__all__ = ["SECTIONS", "Inspection", "inspect", "inspection_plans"]
+
+#: The sections of the inspection, in the order they are printed.
+SECTIONS: Final = ("inputs", "rejected")
+#: Rejected records listed by line; the per-file counts cover all of them.
+SHOWN_REJECTS: Final = 20
+_TABLE_LABELS: Final = {
+    SEND.key: "send",
+    STATUS.key: "status",
+    ENGAGEMENT.key: "engagement",
+}
+_COUNTS: Final = ("send", "status", "engagement", "rejected", "unclassified")
+
+
+@dataclass
+class Inspection:
+    """The inspection of one set of inputs.
+
+    Attributes
+    ----------
+    files
+        One row per file: file, format, the record counts per table,
+        rejected, unclassified, first, last, absent_columns.
+    rejected
+        Every rejected record: file, line, reason, record (its text, when
+        the reader kept it).
+    """
+
+    files: pl.DataFrame
+    rejected: pl.DataFrame
+
+    def sections(self) -> dict[str, pl.DataFrame]:
+        """The inspection as report sections, ready for ``render_report``."""
+        shown = self.rejected.select("file", "line", "reason").head(SHOWN_REJECTS)
+        return {"inputs": self.files, "rejected": shown}
+
+
+def inspection_plans(inputs: Inputs) -> list[pl.LazyFrame]:
+    """The lazy frames an inspection collects: counts, columns seen, rejects."""
+    tables = normalise(inputs)
+    return [_per_file(inputs, tables), _present(inputs), tables.rejected]
+
+
+def inspect(inputs: Inputs) -> Inspection:
+    """Read every file once and say what was found in each.
+
+    Parameters
+    ----------
+    inputs
+        The prepared files.
+
+    Returns
+    -------
+    Inspection
+        Per-file findings and the rejected records.
+
+    Examples
+    --------
+    >>> from acsmail.readers import scan
+    >>> found = inspect(scan(["fixtures/forms/portal-csv"]))  # doctest: +SKIP
+    >>> found.files.get_column("format").unique().to_list()  # doctest: +SKIP
+    ['csv']
+    """
+    per_file, present, rejected = inputs.collect(inspection_plans)
+    absent = _absent_columns(inputs, per_file, present)
+    files = per_file.with_columns(pl.Series("absent_columns", absent, pl.String))
+    return Inspection(files=files, rejected=rejected.sort("file", "line"))
+
+
+def _per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
+    records = pl.concat(
+        [
+            lf.select(SOURCE_FILE, "TimeGenerated", pl.lit(label).alias("table"))
+            for label, lf in (
+                ("send", tables.send),
+                ("status", tables.status),
+                ("engagement", tables.engagement),
+            )
+        ]
+    )
+    counts = records.group_by(pl.col(SOURCE_FILE).alias("file")).agg(
+        *((pl.col("table") == label).sum().alias(label) for label in _COUNTS[:3]),
+        pl.col("TimeGenerated").min().alias("first"),
+        pl.col("TimeGenerated").max().alias("last"),
+    )
+    rejected = tables.rejected.group_by("file").agg(pl.len().alias("rejected"))
+    unclassified = tables.unclassified.group_by("file").agg(
+        pl.len().alias("unclassified")
+    )
+    forms = pl.LazyFrame(
+        {
+            "file": [source.name for source in inputs.sources],
+            "format": [source.form for source in inputs.sources],
+        },
+        schema={"file": pl.String, "format": pl.String},
+    )
+    return (
+        forms.join(counts, on="file", how="left", maintain_order="left")
+        .join(rejected, on="file", how="left", maintain_order="left")
+        .join(unclassified, on="file", how="left", maintain_order="left")
+        .with_columns(pl.col(_COUNTS).fill_null(0).cast(pl.Int64))
+        .select("file", "format", *_COUNTS, "first", "last")
+    )
+
+
+def _present(inputs: Inputs) -> pl.LazyFrame:
+    """Per file, whether any record fills each canonical column."""
+    records = inputs.records()
+    carried = set(records.collect_schema().names())
+    names = [
+        name
+        for name in dict.fromkeys(n for table in TABLES for n in table.schema)
+        if name in carried
+    ]
+    return records.group_by(pl.col(SOURCE_FILE).alias("file")).agg(
+        pl.col(name).is_not_null().any() for name in names
+    )
+
+
+def _absent_columns(
+    inputs: Inputs, per_file: pl.DataFrame, present: pl.DataFrame
+) -> list[str]:
+    """Per file, the columns each of its tables lacks, e.g. ``status: A, B``."""
+    filled = {
+        str(row.pop("file")): {name for name, value in row.items() if value}
+        for row in present.iter_rows(named=True)
+    }
+    absent = []
+    for source, row in zip(inputs.sources, per_file.iter_rows(named=True), strict=True):
+        carried = (
+            filled.get(source.name, set())
+            if source.columns_from_data
+            else source.columns
+        )
+        parts = []
+        for table in TABLES:
+            label = _TABLE_LABELS[table.key]
+            missing = [name for name in table.schema if name not in carried]
+            if row[label] and missing:
+                parts.append(f"{label}: {', '.join(missing)}")
+        absent.append("; ".join(parts))
+    return absent

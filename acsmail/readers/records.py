@@ -1,0 +1,305 @@
+"""Resource logs wrapped as ``{"records": […]}``: old archive blobs, Event Hubs.
+
+Before late 2018 a diagnostic setting wrote each ``PT1H.json`` blob as one JSON
+object whose ``records`` array held the hour's records; Event Hubs consumers
+still receive (and often save) their batches that way. A file may hold one
+such document, pretty-printed or on one line, or one document per line.
+
+Documents on one line each are scanned by Polars, and every record is given
+the line of its document. A pretty-printed document is read record by record
+in Python, so each record gets the line it starts on; that read also keeps the
+whole records of a document that was cut off, and rejects the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Final
+
+import polars as pl
+
+from acsmail.errors import InputError
+from acsmail.readers._files import InputFile, json_text, polars_path
+from acsmail.readers._shape import Shape
+from acsmail.readers._source import (
+    Batch,
+    Careful,
+    Source,
+    finish,
+    rejects_frame,
+    sample_time_format,
+)
+from acsmail.readers.ndjson import scan_lines_together
+from acsmail.schema import SOURCE_FILE, SOURCE_LINE
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Iterator, Sequence
+
+    from acsmail.readers._times import DateOrder, TimeFormat
+
+__all__ = ["open_records"]
+
+_RECORDS: Final = "records"
+_SAMPLE: Final = 20
+_ARRAY_START: Final = re.compile(r'\{\s*"records"\s*:\s*\[')
+_SPACE: Final = re.compile(r"\s*")
+_DECODER: Final = json.JSONDecoder()
+
+
+class _Found:
+    """One record of a document, or the reason the rest could not be read."""
+
+    def __init__(
+        self, line: int, record: Any, raw: str, reason: str | None = None
+    ) -> None:
+        self.line = line
+        self.record = record
+        self.raw = raw
+        self.reason = reason
+
+
+def open_records(file: InputFile, *, date_order: DateOrder | None) -> Source:
+    """Prepare a ``{"records": […]}`` file for reading.
+
+    Raises
+    ------
+    InputError
+        When the sampled records carry no ACS Email field.
+    """
+    one_per_line = _one_document_per_line(file)
+    # The walk yields the whole records before the head's cut, however the
+    # documents are laid out.
+    head = file.head.decode("utf-8", "replace")
+    records = [
+        found.record
+        for found in islice(_walk(head), _SAMPLE)
+        if isinstance(found.record, dict)
+    ]
+    shape = Shape.of(records)
+    if not shape.seen:
+        msg = (
+            f"{file.name}: line 1: expected resource-log records with ACS Email fields"
+        )
+        raise InputError(msg)
+    times = [shape.first_value(record, "TimeGenerated") for record in records]
+    time_format, warnings = sample_time_format(
+        times, date_order=date_order, source=file.name
+    )
+    source = _source(file, shape, time_format, one_per_line=one_per_line)
+    source.warnings.extend(warnings)
+    if not one_per_line:
+        source.use_careful()
+    return source
+
+
+def _one_document_per_line(file: InputFile) -> bool:
+    """Whether the first document ends on its first line (or fills the head)."""
+    head = file.head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    first, newline, _ = head.partition(b"\n")
+    if not newline:
+        return True
+    try:
+        json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _records_of(document: Any) -> list[dict[str, Any]]:
+    if isinstance(document, dict) and isinstance(document.get(_RECORDS), list):
+        return [r for r in document[_RECORDS] if isinstance(r, dict)]
+    return []
+
+
+def _source(
+    file: InputFile, shape: Shape, time_format: TimeFormat, *, one_per_line: bool
+) -> Source:
+    mapping = {name: name for name in shape.canonical}
+    schema: dict[str, pl.DataType] = {_RECORDS: pl.List(shape.struct())}
+
+    def done(lf: pl.LazyFrame, name: str | None, *keep: str) -> pl.LazyFrame:
+        lf = (
+            lf.filter(pl.col(_RECORDS).list.len() > 0)
+            .explode(_RECORDS)
+            .select(pl.col(_RECORDS).struct.unnest(), *keep)
+        )
+        return finish(
+            shape.flatten(lf, *keep),
+            mapping=mapping,
+            time_format=time_format,
+            file=name,
+            hint=file.hint,
+        )
+
+    def read_one(target: str | bytes) -> pl.LazyFrame:
+        return pl.scan_ndjson(target, schema=schema)
+
+    def fast() -> pl.LazyFrame:
+        lf = read_one(polars_path(file.path)).with_row_index(SOURCE_LINE, offset=1)
+        lf = lf.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64))
+        return done(lf, file.name, SOURCE_LINE)
+
+    def scan(members: Sequence[Source]) -> pl.LazyFrame:
+        lf = scan_lines_together(members, read_one, schema)
+        return done(lf, None, SOURCE_LINE, SOURCE_FILE)
+
+    def careful() -> Careful:
+        kept: list[dict[str, str | None]] = []
+        lines: list[int] = []
+        rejects: list[tuple[int, str, str]] = []
+        for found in _walk(json_text(file)):
+            if found.reason is not None:
+                rejects.append((found.line, found.reason, found.raw))
+            elif not isinstance(found.record, dict):
+                rejects.append((found.line, "expected a JSON object", found.raw))
+            else:
+                kept.append(shape.flat_record(found.record))
+                lines.append(found.line)
+        frame = shape.frame(kept).with_columns(pl.Series(SOURCE_LINE, lines, pl.Int64))
+        lf = finish(
+            frame.lazy(),
+            mapping=mapping,
+            time_format=time_format,
+            file=file.name,
+            hint=file.hint,
+        )
+        return Careful(lf.collect(), rejects_frame(file.name, rejects))
+
+    key = ("records", file.compressed, shape.key, time_format.format, file.hint)
+    return Source(
+        file.path,
+        "records.gz" if file.compressed else "records",
+        shape.seen,
+        fast,
+        careful,
+        file.hint,
+        display=file.name,
+        batch=Batch(key, scan) if one_per_line else None,
+        columns_from_data=True,
+        raw_text=lambda wanted: _raw_records(file, wanted),
+    )
+
+
+def _walk(text: str) -> Iterator[_Found]:
+    """Every record of every document in the text, with the line it starts on.
+
+    A document that breaks off yields its whole records, then one rejection
+    for the rest of the text.
+    """
+    counter = _LineCounter(text)
+    position = _skip_space(text, 0 if not text.startswith("\ufeff") else 1)
+    while position < len(text):
+        start = _ARRAY_START.match(text, position)
+        try:
+            if start is None:
+                position = yield from _whole_document(text, position, counter)
+            else:
+                position = yield from _array(text, start.end(), counter)
+        except _Broken as broken:
+            line = counter.line(broken.position)
+            yield _Found(line, None, text[broken.position :], broken.reason)
+            return
+        position = _skip_space(text, position)
+
+
+class _Broken(Exception):
+    """The text stops making sense at ``position``."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(reason)
+        self.position = position
+        self.reason = reason
+
+
+def _array(
+    text: str, position: int, counter: _LineCounter
+) -> Generator[_Found, None, int]:
+    """The records of a ``records`` array, then the end of its document."""
+    position = _skip_space(text, position)
+    if text.startswith("]", position):
+        return _end_of_document(text, position + 1)
+    while True:
+        try:
+            record, end = _DECODER.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise _Broken(position, _reason(text, error)) from error
+        yield _Found(counter.line(position), record, text[position:end])
+        position = _skip_space(text, end)
+        if text.startswith(",", position):
+            position = _skip_space(text, position + 1)
+        elif text.startswith("]", position):
+            return _end_of_document(text, position + 1)
+        else:
+            raise _Broken(position, "expected ',' or ']' between records")
+
+
+def _end_of_document(text: str, position: int) -> int:
+    position = _skip_space(text, position)
+    if text.startswith("}", position):
+        return position + 1
+    # Keys after the array are rare; decoding them as an object of their own
+    # settles where the document ends.
+    rest = text[position:]
+    stripped = rest.lstrip(",")
+    try:
+        _, end = _DECODER.raw_decode("{" + stripped)
+    except json.JSONDecodeError as error:
+        raise _Broken(position, _reason(text, error)) from error
+    return position + (len(rest) - len(stripped)) + end - 1
+
+
+def _whole_document(
+    text: str, position: int, counter: _LineCounter
+) -> Generator[_Found, None, int]:
+    """A document that does not open with ``records``: decode it whole."""
+    try:
+        document, end = _DECODER.raw_decode(text, position)
+    except json.JSONDecodeError as error:
+        raise _Broken(position, _reason(text, error)) from error
+    line = counter.line(position)
+    if isinstance(document, dict) and _RECORDS in document:
+        inner = document[_RECORDS]
+        for record in inner if isinstance(inner, list) else [inner]:
+            yield _Found(line, record, json.dumps(record))
+    else:
+        # A pretty-printed record of its own, without the wrapper.
+        yield _Found(line, document, text[position:end])
+    return end
+
+
+def _reason(text: str, error: json.JSONDecodeError) -> str:
+    # A document still being written stops without its closing brackets.
+    if not text.rstrip().endswith(("}", "]")):
+        return "the document is cut off here; the rest of the file is lost"
+    return f"not valid JSON ({error.msg})"
+
+
+def _skip_space(text: str, position: int) -> int:
+    match = _SPACE.match(text, position)
+    return match.end() if match else position
+
+
+class _LineCounter:
+    """Line numbers of increasing positions, counted once over the text."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._position = 0
+        self._line = 1
+
+    def line(self, position: int) -> int:
+        if position < self._position:
+            return self._line
+        self._line += self._text.count("\n", self._position, position)
+        self._position = position
+        return self._line
+
+
+def _raw_records(file: InputFile, wanted: set[int]) -> dict[int, str]:
+    found: dict[int, list[str]] = {}
+    for item in _walk(json_text(file)):
+        if item.line in wanted:
+            found.setdefault(item.line, []).append(item.raw)
+    return {line: "\n".join(texts) for line, texts in found.items()}

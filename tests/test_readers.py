@@ -1,0 +1,494 @@
+"""The readers: every export form, the awkward inputs, big trees, stdin.
+
+Expected values come from the fixtures' own descriptions: the sample in
+``fixtures/forms/README.md`` (with ``expected-deliveries.csv`` worked out by
+hand) and the table of cases in ``fixtures/bad/EXPECTED.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from acsmail.cli import cli
+from acsmail.errors import InputError
+from acsmail.normalise import normalise
+from acsmail.readers import scan
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+FORMS_DIR = FIXTURES / "forms"
+BAD = FIXTURES / "bad"
+FORMS = (
+    "portal-csv",
+    "union-csv",
+    "az-json",
+    "query-api",
+    "data-export",
+    "archive",
+    "records",
+    "parquet",
+    "gzip",
+)
+TYPES: dict[str, Any] = {
+    "DurationSeconds": pl.Float64,
+    "DurationMilliseconds": pl.Int64,
+    "MessageSize": pl.Float64,
+    "AttachmentsCount": pl.Int64,
+    "ToRecipientsCount": pl.Int64,
+    "CcRecipientsCount": pl.Int64,
+    "BccRecipientsCount": pl.Int64,
+    "UniqueRecipientsCount": pl.Int64,
+}
+TIMES = ("SendTime", "FinalStatusTime")
+STATUS_TABLE = "ACSEmailStatusUpdateOperational"
+KEYS = ["MessageId", "RecipientId"]
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), input=stdin)
+
+
+@cache
+def _deliveries(form: str) -> pl.DataFrame:
+    result = _cli("deliveries", str(FORMS_DIR / form), "-q", "-f", "parquet", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    return pl.read_parquet(io.BytesIO(result.stdout_bytes)).sort(KEYS)
+
+
+def _expected_deliveries() -> pl.DataFrame:
+    path = FORMS_DIR / "expected-deliveries.csv"
+    header = path.read_text().splitlines()[0].split(",")
+    df = pl.read_csv(path, schema={name: TYPES.get(name, pl.String) for name in header})
+    times = pl.col(TIMES).str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC"
+    )
+    return df.with_columns(times).sort(KEYS)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_deliveries_every_form_gives_the_same_table(form: str) -> None:
+    rows = _deliveries(form)
+
+    assert_frame_equal(rows, _deliveries("portal-csv"))
+    expected = _expected_deliveries()
+    assert_frame_equal(rows.select(expected.columns), expected)
+
+
+# --- the awkward inputs ----------------------------------------------------------
+
+
+def _expected_cases() -> list[dict[str, str]]:
+    lines = (BAD / "EXPECTED.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| ") and "---" not in line]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[1:]]
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+CASES = _expected_cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["file"] for case in CASES])
+def test_inspect_awkward_input_has_its_expected_outcome(
+    case: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(BAD)
+
+    result = _cli("inspect", case["file"], "-f", "json")
+
+    if case["outcome"] == "error":
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: ")
+        assert case["message"] in result.stderr
+        assert "Traceback" not in result.stderr
+        return
+    assert result.exit_code == 0, result.stderr
+    if case["message"] == "-":
+        assert result.stderr == ""
+    else:
+        assert case["message"] in result.stderr
+    files = json.loads(result.stdout)["inputs"]
+    counts = ("send", "status", "engagement", "rejected", "unclassified")
+    totals = {name: sum(f[name] for f in files) for name in counts}
+    assert totals == {name: int(case[name]) for name in counts}
+
+
+def test_scan_every_awkward_case_is_in_the_table() -> None:
+    listed = {case["file"] for case in CASES}
+    on_disk = {
+        path.relative_to(BAD).parts[0]
+        for path in BAD.rglob("*")
+        if path.is_file() and path.name not in {"build.py", "EXPECTED.md"}
+    }
+
+    assert on_disk == listed
+
+
+def test_scan_ambiguous_dates_follow_date_order() -> None:
+    path = str(BAD / "ambiguous-dates.csv")
+
+    as_mdy = _sends([path])
+    as_dmy = _sends([path], date_order="dmy")
+
+    assert as_mdy["TimeGenerated"].dt.strftime("%Y-%m-%d").to_list() == [
+        "2026-02-10",
+        "2026-03-10",
+    ]
+    assert as_dmy["TimeGenerated"].dt.strftime("%Y-%m-%d").to_list() == [
+        "2026-10-02",
+        "2026-10-03",
+    ]
+
+
+def test_scan_ambiguous_dates_warn_unless_date_order_given() -> None:
+    path = str(BAD / "ambiguous-dates.csv")
+
+    assert any("month/day or day/month" in w for w in scan([path]).warnings)
+    assert scan([path], date_order="dmy").warnings == []
+
+
+def test_scan_semicolon_csv_reads_decimal_commas() -> None:
+    sends = _sends([str(BAD / "semicolon-decimal-comma.csv")])
+
+    assert sends["Size"].to_list() == [0.026019, 0.5]
+    assert sends["TimeGenerated"].dt.strftime("%Y-%m-%d %H:%M:%S%.3f").to_list() == [
+        "2026-02-10 16:00:01.100",
+        "2026-02-10 16:02:10.200",
+    ]
+
+
+def test_scan_windows_1252_text_is_decoded() -> None:
+    status = _tables([str(BAD / "windows-1252.csv")])[1]
+
+    assert status["RecipientId"].to_list() == ["josé@contoso.example"]
+
+
+def test_scan_second_bom_leaves_the_first_field_whole() -> None:
+    status = _tables([str(BAD / "second-bom.csv")])[1]
+
+    assert status["CorrelationId"].to_list() == [
+        "0b6e2f3a-1c4d-4e5f-8a9b-0c1d2e3f4b01",
+        "0b6e2f3a-1c4d-4e5f-8a9b-0c1d2e3f4b02",
+    ]
+    assert status["TimeGenerated"].dt.strftime("%H:%M:%S%.3f").to_list() == [
+        "16:00:04.350",
+        "16:00:05.000",
+    ]
+
+
+def test_scan_quoted_newlines_keep_fields_and_lines() -> None:
+    status = _tables([str(BAD / "quoted-newlines.csv")])[1]
+
+    assert status["FailureMessage"].to_list() == [
+        '550-5.1.1 The account\n550-5.1.1 "cy" does not exist, sorry\n'
+        "550 5.1.1 try again",
+        "421, busy",
+    ]
+    assert status["_line"].to_list() == [2, 5]
+
+
+def test_scan_crlf_ends_do_not_reach_the_values() -> None:
+    status = _tables([str(BAD / "crlf.csv")])[1]
+
+    assert status["FailureMessage"].to_list() == [
+        None,
+        "550 5.1.1 no such user\r\n(second line of the reply)",
+        "421 4.7.0 busy",
+    ]
+
+
+def test_scan_older_export_lacks_late_columns() -> None:
+    inputs = scan([str(BAD / "older-export.csv")])
+
+    absent = normalise(inputs).absent["statusupdate"]
+
+    assert set(absent) == {
+        "FailureReason",
+        "FailureMessage",
+        "RecipientMailServerHostName",
+        "InternetMessageId",
+    }
+
+
+def test_scan_archive_properties_and_envelope_are_canonical() -> None:
+    status = _tables([str(FORMS_DIR / "archive")])[1].sort("TimeGenerated")
+
+    first = status.row(0, named=True)
+    assert first["OperationName"] == "DeliveryStatusUpdate"
+    assert first["RecipientId"] is None
+    assert first["ResourceId"] == (
+        "/subscriptions/11111111-2222-3333-4444-555555555555/resourcegroups/"
+        "rg-forms/providers/microsoft.communication/communicationservices/acs-forms"
+    )
+    assert status["IsHardBounce"].to_list() == [
+        None, False, None, False, True, False, None, False, None, False, None,
+    ]  # fmt: skip
+
+
+# --- rejects, strictness, stdin, progress ------------------------------------------
+
+
+def test_deliveries_rejects_file_holds_whole_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(BAD)
+    target = tmp_path / "rejects.csv"
+
+    result = _cli(
+        "deliveries", "bad-size.csv", "quoted-newlines.csv", "-q", "--rejects",
+        str(target), "-o", str(tmp_path / "out.csv"),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    rejects = pl.read_csv(target).sort("file")
+    assert rejects["line"].to_list() == [2, 6]
+    assert rejects["record"].to_list() == [
+        '"2/10/2026, 4:00:01.100 PM",0b6e2f3a-1c4d-4e5f-8a9b-0c1d2e3f4b01,abc,1,'
+        "ACSEmailSendMailOperational",
+        '"2/10/2026, 4:06:00.000 PM",0b6e2f3a-1c4d-4e5f-8a9b-0c1d2e3f4b03,'
+        "eve@outlook.com,Failed,maybe,,ACSEmailStatusUpdateOperational",
+    ]
+
+
+def test_inspect_rejects_file_holds_unparsed_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(BAD)
+    target = tmp_path / "rejects.csv"
+
+    result = _cli("inspect", "bad-json-line.json", "-q", "--rejects", str(target))
+
+    assert result.exit_code == 0, result.stderr
+    rejects = pl.read_csv(target)
+    assert rejects["record"].to_list() == [
+        '{"TimeGenerated": "2026-02-10T16:01:00Z", "CorrelationId": oops}'
+    ]
+
+
+def test_deliveries_strict_turns_a_cut_off_line_into_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(BAD)
+
+    result = _cli("deliveries", "cut-off-blob", "--strict")
+
+    assert result.exit_code == 1
+    assert "PT1H.json: line 3: the last line is cut off" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_inspect_dash_reads_stdin() -> None:
+    data = (FORMS_DIR / "union-csv" / "union.csv").read_bytes()
+
+    result = _cli("inspect", "-", "-q", "-f", "json", stdin=data)
+
+    assert result.exit_code == 0, result.stderr
+    (found,) = json.loads(result.stdout)["inputs"]
+    assert (found["file"], found["format"]) == ("<stdin>", "csv")
+    assert (found["send"], found["status"], found["engagement"]) == (7, 11, 1)
+
+
+def test_inspect_dash_reads_gzip_from_stdin() -> None:
+    data = (FORMS_DIR / "gzip" / "statuses.csv.gz").read_bytes()
+
+    result = _cli("inspect", "-", "-q", "-f", "json", stdin=data)
+
+    (found,) = json.loads(result.stdout)["inputs"]
+    assert (found["format"], found["status"]) == ("csv.gz", 11)
+
+
+def test_scan_reports_progress_once_per_file() -> None:
+    seen: list[tuple[int, int]] = []
+
+    scan([str(FORMS_DIR / "data-export")], progress=lambda *step: seen.append(step))
+
+    assert seen == [(done, 14) for done in range(1, 15)]
+
+
+def test_inspect_progress_stays_off_stderr_when_it_is_no_terminal(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path, blobs=60)
+
+    result = _cli("inspect", str(tmp_path), "-f", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_scan_missing_path_is_an_error() -> None:
+    with pytest.raises(InputError, match="no such file or directory"):
+        scan(["no/such/export.csv"])
+
+
+# --- storage trees -------------------------------------------------------------------
+
+
+def _blob_line(minute: int, correlation: int, size: str = "0.5") -> str:
+    record = {
+        "time": f"2026-02-10T16:{minute:02d}:00.0000000Z",
+        "resourceId": "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/X/ACS",
+        "operationName": "SendMail",
+        "category": "EmailSendMailOperational",
+        "correlationId": f"0b6e2f3a-0000-4000-8000-{correlation:012d}",
+        "properties": {"Size": size, "UniqueRecipientsCount": 1},
+    }
+    return json.dumps(record) + "\n"
+
+
+def _tree(root: Path, *, blobs: int, broken: dict[int, str] | None = None) -> None:
+    """An archive tree of ``blobs`` hourly blobs of three sends each."""
+    for blob in range(blobs):
+        folder = (
+            root / "insights-logs-emailsendmailoperational" / "resourceId=" / "ACS"
+            / f"y=2026/m=02/d={blob // 24 + 1:02d}/h={blob % 24:02d}/m=00"
+        )  # fmt: skip
+        folder.mkdir(parents=True)
+        lines = [_blob_line(minute, blob * 3 + minute) for minute in range(3)]
+        if broken and blob in broken:
+            lines[2] = broken[blob]
+        (folder / "PT1H.json").write_text("".join(lines))
+
+
+def test_scan_tree_keeps_each_blob_and_line(tmp_path: Path) -> None:
+    _tree(tmp_path, blobs=40, broken={17: _blob_line(2, 999, size="abc")})
+
+    send, _, _, rejected = _tables([str(tmp_path)], with_rejects=True)
+
+    assert send.height == 40 * 3 - 1
+    assert rejected.select("line", "reason").rows() == [
+        (3, "Size: expected a number, got 'abc'")
+    ]
+    assert rejected["file"].item().endswith("d=01/h=17/m=00/PT1H.json")
+    assert (
+        send.group_by("_file")
+        .agg(pl.col("_line").sort())
+        .get_column("_line")
+        .to_list()
+        .count([1, 2, 3])
+        == 39
+    )
+
+
+def test_scan_tree_finds_the_one_cut_off_blob(tmp_path: Path) -> None:
+    _tree(tmp_path, blobs=40, broken={30: _blob_line(2, 999)[:50]})
+
+    send, _, _, rejected = _tables([str(tmp_path)], with_rejects=True)
+
+    assert send.height == 40 * 3 - 1
+    assert rejected.height == 1
+    assert rejected["file"].item().endswith("d=02/h=06/m=00/PT1H.json")
+    assert rejected["line"].item() == 3
+    assert rejected["reason"].item().startswith("the last line is cut off")
+
+
+def test_scan_tree_with_an_empty_blob_still_reads_the_rest(tmp_path: Path) -> None:
+    _tree(tmp_path, blobs=3)
+    empty = tmp_path / "insights-logs-emailsendmailoperational" / "empty" / "PT1H.json"
+    empty.parent.mkdir(parents=True)
+    empty.write_bytes(b"")
+
+    inputs = scan([str(tmp_path)])
+    send = _tables([str(tmp_path)])[0]
+
+    assert send.height == 9
+    assert [w for w in inputs.warnings if "empty" in w] == [
+        f"{empty}: the file is empty; no records read from it"
+    ]
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _tables(
+    paths: list[str], *, date_order: Any = None, with_rejects: bool = False
+) -> list[pl.DataFrame]:
+    inputs = scan(paths, date_order=date_order)
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        frames = [tables.send, tables.status, tables.engagement]
+        return [*frames, tables.rejected] if with_rejects else frames
+
+    return inputs.collect(plans)
+
+
+def _sends(paths: list[str], *, date_order: Any = None) -> pl.DataFrame:
+    return _tables(paths, date_order=date_order)[0].sort("TimeGenerated")
+
+
+# --- round trips -------------------------------------------------------------------
+
+_FIELD_TEXT = st.text(alphabet='ab ,;"\n\r\té5', max_size=12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(messages=st.lists(_FIELD_TEXT, min_size=1, max_size=6))
+def test_scan_csv_round_trips_quoted_text_and_lines(messages: list[str]) -> None:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)  # CRLF line ends: a lone CR gets quoted too
+    writer.writerow(["TimeGenerated", "RecipientId", "FailureMessage", "Type"])
+    for message in messages:
+        writer.writerow(["2026-02-10T16:00:00Z", "a@b.example", message, STATUS_TABLE])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "status.csv"
+        path.write_text(out.getvalue(), newline="")
+        status = _tables([str(path)])[1]
+
+    expected = [None if not m.strip() else m for m in messages]
+    assert status["FailureMessage"].to_list() == expected
+    assert status["_line"].to_list() == _physical_starts(out.getvalue())
+
+
+def _physical_starts(text: str) -> list[int]:
+    """The line each record after the header starts on, counting only ``\\n``."""
+    reader = csv.reader(io.StringIO(text, newline="\n"))
+    next(reader)
+    starts, end = [], reader.line_num
+    for _ in reader:
+        starts.append(end + 1)
+        end = reader.line_num
+    return starts
+
+
+def _pretty_records(count: int) -> str:
+    records = [
+        {
+            "time": f"2026-02-10T16:{minute:02d}:00.0000000Z",
+            "correlationId": f"0b6e2f3a-0000-4000-8000-{minute:012d}",
+            "category": "EmailSendMailOperational",
+            "properties": {"Size": 0.5, "UniqueRecipientsCount": 1},
+        }
+        for minute in range(count)
+    ]
+    return json.dumps({"records": records}, indent=2) + "\n"
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_scan_cut_off_records_document_keeps_whole_records(data: st.DataObject) -> None:
+    text = _pretty_records(4)
+    first_end = text.index("}\n    }") + len("}\n    }")
+    cut = data.draw(st.integers(min_value=first_end, max_value=len(text)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "records.json"
+        path.write_text(text[:cut])
+        send, _, _, rejected = _tables([str(path)], with_rejects=True)
+
+    # A record ends where its properties and then itself close.
+    whole = text.count("}\n    }", 0, cut)
+    complete = not text[cut:].strip()
+    assert send.height == whole
+    assert rejected.height == (0 if complete else 1)
