@@ -95,9 +95,7 @@ class Redactor:
         """A lazy expression that pseudonymises one text column."""
         return (
             pl.col(column)
-            .map_batches(
-                lambda s: self._series(s, how), return_dtype=pl.String
-            )
+            .map_batches(lambda s: self._series(s, how), return_dtype=pl.String)
             .alias(column)
         )
 

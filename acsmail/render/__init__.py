@@ -7,10 +7,13 @@ its markup characters escaped.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from datetime import date, datetime
+
+# Not ``import html``: importing the sibling module render.html rebinds that
+# name in this package's namespace.
+from html import escape as escape_html
 from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
@@ -107,7 +110,7 @@ def _cell(value: Any, *, markdown: bool) -> Any:
     if isinstance(value, str):
         text = _printable(value)
         if markdown:
-            text = html.escape(text, quote=False).replace("|", "\\|")
+            text = escape_html(text, quote=False).replace("|", "\\|")
             text = re.sub(r"([\\`*_\[\]])", r"\\\1", text)
         return text
     return value

@@ -1,0 +1,89 @@
+"""Views and clicks per message and recipient, joined to the deliveries they follow.
+
+ACS logs a ``View`` when the tracking image of an HTML message is fetched and a
+``Click`` when a tracked link is followed. A fetch is not always a person:
+Apple Mail Privacy Protection downloads every image of every message on
+arrival, and Gmail and Yahoo fetch images through their own proxies, so views
+overstate opens. Clicks are the firmer signal. User agents that name a known
+proxy are counted apart, as ``proxy_views``; Apple's prefetching does not say
+who it is, so no count can take it out.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from acsmail.deliveries import dedupe
+
+__all__ = ["IMAGE_PROXY", "per_recipient"]
+
+#: User-agent text of image proxies that fetch tracking images for a mailbox.
+IMAGE_PROXY: Final = r"(?i)GoogleImageProxy|YahooMailProxy"
+
+_KEYS: Final = ("_message", "_recipient")
+
+
+def _keyed(lf: pl.LazyFrame, message: str) -> pl.LazyFrame:
+    # Message ids are GUIDs and addresses are case-insensitive in practice, so
+    # neither side's spelling should stop a view from meeting its delivery.
+    return lf.with_columns(
+        pl.col(message).str.to_lowercase().alias("_message"),
+        pl.col("RecipientId").str.to_lowercase().alias("_recipient"),
+    )
+
+
+def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
+    """Count the views and clicks of every recipient that has a final status.
+
+    Parameters
+    ----------
+    rows
+        Deliveries rows (default mode); rows with no final status are left out.
+    engagement
+        The canonical engagement table. Identical records are merged first.
+
+    Returns
+    -------
+    pl.LazyFrame
+        One row per final status: ``MessageId``, ``RecipientId``,
+        ``RecipientDomain``, ``SenderUsername``, ``SenderDomain``,
+        ``FinalDeliveryStatus``, then ``views``, ``clicks``, ``proxy_views``
+        (zero when there were none), ``first_view`` and ``first_click``.
+        Engagement records whose message and recipient have no final status
+        are not counted here.
+    """
+    kind = pl.col("EngagementType")
+    events = (
+        _keyed(dedupe(engagement), "CorrelationId")
+        .filter(pl.col("_recipient").is_not_null())
+        .group_by(_KEYS)
+        .agg(
+            (kind == "View").sum().alias("views"),
+            (kind == "Click").sum().alias("clicks"),
+            ((kind == "View") & pl.col("UserAgent").str.contains(IMAGE_PROXY))
+            .sum()
+            .alias("proxy_views"),
+            pl.col("TimeGenerated").filter(kind == "View").min().alias("first_view"),
+            pl.col("TimeGenerated").filter(kind == "Click").min().alias("first_click"),
+        )
+    )
+    final = rows.filter(
+        (pl.col("Completeness") != "no-final-status")
+        & pl.col("RecipientId").is_not_null()
+    ).select(
+        "MessageId",
+        "RecipientId",
+        "RecipientDomain",
+        "SenderUsername",
+        "SenderDomain",
+        "FinalDeliveryStatus",
+    )
+    counts = ("views", "clicks", "proxy_views")
+    return (
+        _keyed(final, "MessageId")
+        .join(events, on=list(_KEYS), how="left")
+        .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
+        .drop(_KEYS)
+    )
