@@ -534,9 +534,7 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
       acsmail explain "421 4.7.28 unusual rate" --host gmail-smtp-in.l.google.com
       acsmail explain -f json < replies.txt
     """
-    texts = list(replies) or [
-        line.rstrip("\r\n") for line in sys.stdin if line.strip()
-    ]
+    texts = list(replies) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     if not texts:
         msg = "give codes or replies as arguments, or one reply per line on stdin"
         raise click.UsageError(msg)

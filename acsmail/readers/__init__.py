@@ -24,6 +24,7 @@ from acsmail.readers._files import (
     read_head,
 )
 from acsmail.readers._source import (
+    AMBIGUOUS_DATES,
     BASE_SCHEMA,
     REJECTS_SCHEMA,
     Careful,
@@ -175,8 +176,13 @@ class Inputs:
 
     @property
     def warnings(self) -> list[str]:
-        """What the readers want the user to know, file by file."""
-        return [warning for source in self.sources for warning in source.warnings]
+        """What the readers want the user to know; one line for ambiguous dates."""
+        warnings = [w for source in self.sources for w in source.warnings]
+        ambiguous = [w for w in warnings if w.endswith(AMBIGUOUS_DATES)]
+        if len(ambiguous) > 1:
+            warnings = [w for w in warnings if not w.endswith(AMBIGUOUS_DATES)]
+            warnings.append(f"{len(ambiguous)} files: {AMBIGUOUS_DATES}")
+        return warnings
 
     def new_warnings(self) -> list[str]:
         """The warnings not returned by an earlier call.

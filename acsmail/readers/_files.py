@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
 from acsmail.errors import InputError
+from acsmail.readers._limits import (
+    inflate_cap,
+    max_line_bytes,
+    read_line,
+    too_inflated,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -136,46 +142,53 @@ def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[bytes, bool]:
 
 
 def read_all(path: Path) -> tuple[bytes, bool]:
-    """A whole file, decompressed; True when a compressed file was cut off."""
+    """A whole file, decompressed; True when a compressed file was cut off.
+
+    Raises
+    ------
+    InputError
+        When a compressed file inflates past its cap (see ``_limits``).
+    """
     with path.open("rb") as file:
         if file.read(2) != GZIP_MAGIC:
             file.seek(0)
             return file.read(), False
         file.seek(0)
-        return _inflate(file, None)
+        cap = inflate_cap(path.stat().st_size)
+        data, cut_off = _inflate(file, cap + 1)
+        if len(data) > cap:
+            raise too_inflated(str(path), cap)
+        return data, cut_off
 
 
-def _inflate(file: IO[bytes], limit: int | None) -> tuple[bytes, bool]:
+def _inflate(file: IO[bytes], limit: int) -> tuple[bytes, bool]:
     """Decompress gzip members up to ``limit`` bytes, keeping a cut-off tail.
 
     The stdlib reader raises at a premature end and loses what it had
-    buffered; reading with zlib directly keeps every byte that arrived.
+    buffered; reading with zlib directly keeps every byte that arrived. Each
+    step inflates a bounded piece, so a small chunk of a compression bomb
+    cannot expand past the limit in memory.
     """
     parts: list[bytes] = []
     size = 0
     inflater = zlib.decompressobj(wbits=31)
-    while limit is None or size < limit:
-        chunk = file.read(_CHUNK)
-        if not chunk:
-            return b"".join(parts), not inflater.eof
+    pending = b""
+    while size < limit:
+        if not pending:
+            pending = file.read(_CHUNK)
+            if not pending:
+                return b"".join(parts), not inflater.eof
+        if inflater.eof:
+            # Concatenated gzip members are one stream to gzip(1); read them all.
+            inflater = zlib.decompressobj(wbits=31)
         try:
-            data = inflater.decompress(chunk)
+            data = inflater.decompress(pending, min(_CHUNK, limit - size))
         except zlib.error:
             return b"".join(parts), True
         parts.append(data)
         size += len(data)
-        while inflater.eof and inflater.unused_data:
-            # Concatenated gzip members are one stream to gzip(1); read them all.
-            rest = inflater.unused_data
-            inflater = zlib.decompressobj(wbits=31)
-            try:
-                data = inflater.decompress(rest)
-            except zlib.error:
-                return b"".join(parts), True
-            parts.append(data)
-            size += len(data)
-    head = b"".join(parts)
-    return head[:limit], False
+        pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+    return b"".join(parts)[:limit], False
 
 
 def json_text(file: InputFile) -> str:

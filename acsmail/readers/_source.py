@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 
     from acsmail.readers._times import DateOrder
 
+#: Said of a file whose day/month order its dates cannot settle.
+AMBIGUOUS_DATES: Final = (
+    "dates could be month/day or day/month; read as month/day "
+    "(use --date-order dmy if that is wrong)"
+)
+
 __all__ = [
     "BASE_SCHEMA",
     "REJECTS_SCHEMA",
@@ -239,10 +245,7 @@ def sample_time_format(
         time_format = _format_of_shapes(shapes, date_order)
     warnings = []
     if time_format.ambiguous:
-        warnings.append(
-            f"{source}: dates could be month/day or day/month; read as month/day "
-            "(use --date-order dmy if that is wrong)"
-        )
+        warnings.append(f"{source}: {AMBIGUOUS_DATES}")
     return time_format, warnings
 
 

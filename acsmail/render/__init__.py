@@ -84,9 +84,9 @@ LABELS: Final = {
     "rejected": "rejected records",
     "unclassified": "records of no ACS Email table",
     "unknown_statuses": "status records with an unknown DeliveryStatus",
-    "duplicate_send_records": "  of which send records",
-    "duplicate_status_records": "  of which status records",
-    "duplicate_engagement_records": "  of which engagement records",
+    "duplicate_send_records": "duplicates among send records",
+    "duplicate_status_records": "duplicates among status records",
+    "duplicate_engagement_records": "duplicates among engagement records",
     "message_level_status_records": "message-level status records",
     "non_terminal_status_records": "recipient status records not final (Expanded, …)",
     "superseded_status_records": "earlier statuses replaced by a later one",
@@ -122,7 +122,7 @@ def _rows(df: pl.DataFrame, *, markdown: bool) -> tuple[list[str], list[list[Any
     if df.height == 1 and "recipients_final" in df.columns:
         # The overview is one wide row; it reads better standing up.
         pairs = [
-            [name, _cell(value, markdown=markdown)]
+            [LABELS.get(name, name), _cell(value, markdown=markdown)]
             for name, value in df.row(0, named=True).items()
         ]
         return ["figure", "value"], pairs
