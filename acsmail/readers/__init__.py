@@ -23,6 +23,7 @@ from acsmail.readers._files import (
     Spool,
     read_head,
 )
+from acsmail.readers._limits import check_inflated, inflate_cap
 from acsmail.readers._source import (
     AMBIGUOUS_DATES,
     BASE_SCHEMA,
@@ -99,10 +100,15 @@ def open_source(
         size = path.stat().st_size
         limit = WHOLE_BYTES if keep and size <= WHOLE_BYTES else HEAD_BYTES
         head, compressed = read_head(path, limit)
+        whole = len(head) < limit if compressed else len(head) == size
+        if compressed and not whole:
+            # Polars inflates a compressed file whole before scanning it; a
+            # bomb must be stopped here, counting in bounded pieces.
+            with path.open("rb") as stream:
+                check_inflated(stream, name or str(path), inflate_cap(size))
     except OSError as error:
         msg = f"{name or path}: could not read the file ({error.strerror or error})"
         raise InputError(msg) from error
-    whole = len(head) < limit if compressed else len(head) == size
     file = InputFile(
         path,
         name or str(path),

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 from acsmail.errors import InputError
 from acsmail.readers._limits import (
+    LineReader,
     inflate_cap,
     max_line_bytes,
     read_line,
@@ -207,24 +208,36 @@ def json_text(file: InputFile) -> str:
         raise InputError(msg) from error
 
 
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """The lines of a file, decompressed, in order.
+def iter_lines(path: Path) -> Iterator[tuple[bytes, bool]]:
+    """The lines of a file, decompressed, in order, each with whether it is long.
+
+    A line longer than the line limit (see ``_limits``) comes as its first
+    bytes and True; the rest of it is skipped in bounded pieces.
 
     Raises
     ------
     EOFError
         After the last complete line, when a compressed file was cut off.
     """
+    limit = max_line_bytes()
     if not is_gzip(path):
         with path.open("rb") as file:
-            yield from file
+            yield from _bounded_lines(file, limit)
         return
     with gzip.open(path, "rb") as file:
         try:
-            yield from file
+            yield from _bounded_lines(file, limit)
         except (EOFError, gzip.BadGzipFile, zlib.error) as error:
             msg = "the compressed file ends before its end marker"
             raise EOFError(msg) from error
+
+
+def _bounded_lines(file: LineReader, limit: int) -> Iterator[tuple[bytes, bool]]:
+    while True:
+        line, long = read_line(file, limit)
+        if not line:
+            return
+        yield line, long
 
 
 def polars_path(path: Path) -> str:

@@ -4,7 +4,7 @@ An export is data from elsewhere, and a file may be crafted (or broken) to
 exhaust memory. Each limit here turns such a file into a clear error or a
 counted rejection instead of a crash:
 
-- a gzip file may inflate to at most ``max(64 MiB, 100 × its compressed
+- a gzip file may inflate to at most ``max(64 MiB, 100 times its compressed
   size)``; past that it is refused as a probable compression bomb. Real log
   exports compress 5 to 20 times, so the cap leaves them ample room. The
   environment variable ``ACSMAIL_MAX_INFLATED_BYTES`` replaces the cap with a
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
 from acsmail.errors import InputError
 
@@ -29,6 +29,7 @@ __all__ = [
     "INFLATE_RATIO",
     "MAX_FIELD_BYTES",
     "MAX_LINE_BYTES",
+    "LineReader",
     "check_inflated",
     "inflate_cap",
     "max_field_bytes",
@@ -42,6 +43,14 @@ INFLATE_FLOOR: Final = 64 * 1024 * 1024
 MAX_LINE_BYTES: Final = 64 * 1024 * 1024
 MAX_FIELD_BYTES: Final = 64 * 1024
 _CHUNK: Final = 1024 * 1024
+
+
+class LineReader(Protocol):
+    """A binary stream read line by line: a file, or a gzip stream."""
+
+    def readline(self, size: int, /) -> bytes:
+        """At most ``size`` bytes, up to and including the next newline."""
+        ...
 
 
 def _setting(name: str, default: int) -> int:
@@ -116,7 +125,7 @@ def check_inflated(file: IO[bytes], name: str, cap: int) -> None:
         pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
 
 
-def read_line(file: IO[bytes], limit: int) -> tuple[bytes, bool]:
+def read_line(file: LineReader, limit: int) -> tuple[bytes, bool]:
     """The next line, or its first ``limit`` bytes and True when it is longer.
 
     The rest of an over-long line is read and dropped in bounded pieces, so a

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail.errors import InputError
+from acsmail.readers._limits import max_field_bytes
 from acsmail.readers._times import TimeFormat, detect_time_format, parse_time
 from acsmail.schema import SOURCE_FILE, SOURCE_LINE, TABLES, TIME
 from acsmail.schema import canonical_name as _canonical_name
@@ -348,14 +349,40 @@ def finish(
         provenance.append(pl.lit(None, TIME).alias("TimeGenerated"))
         provenance.append(pl.lit(None, pl.String).alias(REJECT))
     lf = lf.select(*columns, *provenance)
+    texts = [
+        name
+        for name in mapping.values()
+        if not (name == "TimeGenerated" and typed_time is not None)
+    ]
+    too_long = _too_long(texts)
     if typed_time is None and "TimeGenerated" in mapping.values():
         raw = pl.col("TimeGenerated")
         parsed = parse_time(raw, time_format)
         bad = raw.is_not_null() & (raw.str.strip_chars() != "") & parsed.is_null()
-        lf = lf.with_columns(
-            pl.when(bad)
-            .then(pl.format("TimeGenerated: expected a datetime, got '{}'", raw))
-            .alias(REJECT),
+        return lf.with_columns(
+            pl.coalesce(
+                too_long,
+                pl.when(bad).then(
+                    pl.format("TimeGenerated: expected a datetime, got '{}'", raw)
+                ),
+            ).alias(REJECT),
             parsed.alias("TimeGenerated"),
         )
-    return lf
+    return lf.with_columns(pl.coalesce(too_long, pl.col(REJECT)).alias(REJECT))
+
+
+def _too_long(names: Sequence[str]) -> pl.Expr:
+    """Why a record is rejected for a value past the field limit, else null.
+
+    A single value of megabytes is no log field but a broken or hostile
+    export; the record is rejected, naming the column, rather than carried
+    through every table and report.
+    """
+    limit = max_field_bytes()
+    reasons = [
+        pl.when(pl.col(name).str.len_bytes() > limit).then(
+            pl.lit(f"{name}: field longer than {limit} bytes")
+        )
+        for name in names
+    ]
+    return pl.coalesce(reasons) if reasons else pl.lit(None, pl.String)

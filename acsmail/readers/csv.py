@@ -78,7 +78,12 @@ def _layout(text: str) -> tuple[str, int]:
 def _header(text: str, delimiter: str, skip: int) -> list[str]:
     lines = text.lstrip(_BOM).split("\n", skip + 1)[skip:]
     rows = csv.reader(io.StringIO(lines[0] if lines else ""), delimiter=delimiter)
-    names = [name.lstrip(_BOM) for name in next(rows, [])]
+    try:
+        names = [name.lstrip(_BOM) for name in next(rows, [])]
+    except csv.Error:
+        # A header Python cannot split (a lone carriage return in it) names
+        # no column; the caller reports the file as no ACS Email CSV.
+        return []
     # Polars needs unique names; a repeated header gets a numbered twin.
     seen: dict[str, int] = {}
     unique = []
@@ -247,7 +252,15 @@ def _as_utf8(file: InputFile, spool: Spool) -> tuple[InputFile, list[str]]:
     """Convert a UTF-16 or Windows-1252 file to UTF-8, so Polars can scan it."""
     if file.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         data, _ = read_all(file.path)
-        return _rewritten(file, spool, data.decode("utf-16").encode()), []
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            msg = (
+                f"{file.name}: byte {error.start}: expected UTF-16 text after "
+                "the UTF-16 byte-order mark"
+            )
+            raise InputError(msg) from error
+        return _rewritten(file, spool, text.encode()), []
     try:
         codecs.getincrementaldecoder("utf-8")().decode(file.head, final=False)
     except UnicodeDecodeError:

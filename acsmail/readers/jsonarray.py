@@ -38,6 +38,12 @@ _SAMPLE_ROWS: Final = 2000
 def _load(file: InputFile) -> list[Any]:
     try:
         document = json.loads(json_text(file))
+    except RecursionError as error:
+        msg = (
+            f"{file.name}: nested too deeply to read; expected "
+            "a JSON array of row objects"
+        )
+        raise InputError(msg) from error
     except json.JSONDecodeError as error:
         msg = (
             f"{file.name}: line {error.lineno}, column {error.colno}: "

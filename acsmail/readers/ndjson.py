@@ -28,6 +28,7 @@ from acsmail.readers._files import (
     polars_path,
     read_head,
 )
+from acsmail.readers._limits import max_line_bytes
 from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
     PATH,
@@ -54,6 +55,8 @@ _LONG_LINE_BYTES: Final = 16 * 1024 * 1024
 _JOIN_LIMIT: Final = 256 * 1024 * 1024
 _BOM: Final = b"\xef\xbb\xbf"
 _CUT_GZIP: Final = "the compressed file is cut off here; the rest of it is lost"
+#: The start of an over-long line kept as its rejected text.
+_SHOWN_BYTES: Final = 4096
 
 
 def sniff_records(file: InputFile) -> list[Any]:
@@ -78,7 +81,7 @@ def sniff_records(file: InputFile) -> list[Any]:
             continue
         try:
             decoded.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             continue
         if len(decoded) == wanted:
             break
@@ -218,14 +221,17 @@ def _joinable(source: Source) -> bytes | None:
     return data if data.endswith(b"\n") else data + b"\n"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
-    """Numbered lines; a final ``None`` marks a compressed file cut off there."""
+def _lines(path: Path) -> Iterator[tuple[int, bytes | None, bool]]:
+    """Numbered lines and whether each is too long to read.
+
+    A final ``None`` marks a compressed file cut off there.
+    """
     number = 0
     try:
-        for number, raw in enumerate(iter_lines(path), start=1):
-            yield number, raw
+        for number, (raw, long) in enumerate(iter_lines(path), start=1):
+            yield number, raw, long
     except EOFError:
-        yield number + 1, None
+        yield number + 1, None, False
 
 
 def _read_carefully(
@@ -235,9 +241,13 @@ def _read_carefully(
     kept: list[dict[str, str | None]] = []
     lines_of_records: list[int] = []
     rejects: list[tuple[int, str, str]] = []
-    for number, raw in _lines(file.path):
+    for number, raw, long in _lines(file.path):
         if raw is None:
             rejects.append((number, _CUT_GZIP, ""))
+            continue
+        if long:
+            why = f"line longer than {max_line_bytes()} bytes"
+            rejects.append((number, why, _text(raw[:_SHOWN_BYTES])))
             continue
         record, reason = _decode_line(raw, first=number == 1)
         if reason is not None:
@@ -260,6 +270,8 @@ def _decode_line(
         return None, None
     try:
         record = json.loads(raw)
+    except RecursionError:
+        return None, "nested too deeply to read"
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         if not raw.endswith(b"\n"):
             return None, f"the last line is cut off ({error})"
@@ -276,7 +288,7 @@ def _text(raw: bytes) -> str:
 def raw_lines(path: Path, wanted: set[int]) -> dict[int, str]:
     """The text of the given lines of a file."""
     found: dict[int, str] = {}
-    for number, raw in _lines(path):
+    for number, raw, _ in _lines(path):
         if raw is not None and number in wanted:
             found[number] = _text(raw)
             if len(found) == len(wanted):

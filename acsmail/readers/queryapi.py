@@ -44,6 +44,12 @@ _TABLE_NAME: Final = "TableName"
 def _load(file: InputFile) -> dict[str, Any]:
     try:
         document = json.loads(json_text(file))
+    except RecursionError as error:
+        msg = (
+            f"{file.name}: nested too deeply to read; expected "
+            "a Log Analytics query response"
+        )
+        raise InputError(msg) from error
     except json.JSONDecodeError as error:
         msg = (
             f"{file.name}: line {error.lineno}, column {error.colno}: expected a "

@@ -102,7 +102,7 @@ def _one_document_per_line(file: InputFile) -> bool:
         return True
     try:
         json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return False
     return True
 
@@ -200,6 +200,10 @@ def _walk(text: str) -> Iterator[_Found]:
         except _Broken as broken:
             line = counter.line(broken.position)
             yield _Found(line, None, text[broken.position :], broken.reason)
+            return
+        except RecursionError:
+            line = counter.line(position)
+            yield _Found(line, None, text[position:], "nested too deeply to read")
             return
         position = _skip_space(text, position)
 
