@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,13 @@ from acsmail.inspect import inspect
 from acsmail.normalise import Tables, normalise
 from acsmail.readers import Inputs, scan
 from acsmail.redact import Redactor, new_key
-from acsmail.render import DATASET_FORMATS, REPORT_FORMATS, render_report, write_dataset
+from acsmail.render import (
+    DATASET_FORMATS,
+    REPORT_FORMATS,
+    neutralise_formulas,
+    render_report,
+    write_dataset,
+)
 from acsmail.report import SECTIONS, Filters, apply_filters, build_report
 from acsmail.trace import SECTIONS as TRACE_SECTIONS
 from acsmail.trace import for_reading, trace
@@ -182,14 +190,30 @@ def _errors_as_click(command: Callable[..., None]) -> Callable[..., None]:
             command(*args, **kwargs)
         except AcsmailError as error:
             raise click.ClickException(str(error)) from error
+        except BrokenPipeError:
+            # The reader of stdout went away (``| head``): stop quietly.
+            _silence_stdout()
         except pl.exceptions.PolarsError as error:
             first_line = (
                 str(error).strip().splitlines()[0] if str(error).strip() else ""
             )
             msg = f"could not read the input: {first_line}"
             raise click.ClickException(msg) from error
+        except OSError as error:
+            if error.errno == errno.EPIPE or "Broken pipe" in str(error):
+                _silence_stdout()
+                return
+            where = f"{error.filename}: " if error.filename else ""
+            msg = f"{where}{error.strerror or error}"
+            raise click.ClickException(msg) from error
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at nothing, so the interpreter's final flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 @contextlib.contextmanager
@@ -198,6 +222,13 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
     if path == "-":
         yield sys.stdout.buffer
         return
+    target = Path(path)
+    if target.is_dir():
+        msg = f"{path}: is a directory; expected a file name for the output"
+        raise click.UsageError(msg)
+    if not target.parent.is_dir():
+        msg = f"{path}: the folder {target.parent} does not exist"
+        raise click.UsageError(msg)
     with click.open_file(path, "wb", atomic=True) as out:
         yield out  # type: ignore[misc]
 
@@ -214,6 +245,7 @@ def _account_rejects(
     strict: bool,
     quiet: bool,
     inputs: Inputs | None = None,
+    redactor: Redactor | None = None,
 ) -> None:
     """Tell the user what was rejected, and stop when asked to be strict.
 
@@ -230,7 +262,10 @@ def _account_rejects(
             _warn(warning, quiet=quiet)
     if path is not None:
         whole = inputs.with_record_text(rejects) if inputs is not None else rejects
-        whole.write_csv(path)
+        if redactor is not None:
+            whole = redactor.frame(whole.lazy()).collect()
+        with _open_output(path) as out:
+            neutralise_formulas(whole).write_csv(out)
     if rejects.height:
         first = rejects.row(0, named=True)
         where = f"first: {first['file']}: line {first['line']}: {first['reason']}"
@@ -325,7 +360,12 @@ def report(
 
     rejects, *frames = inputs.collect(plans)
     _account_rejects(
-        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+        rejects,
+        path=rejects_path,
+        strict=strict,
+        quiet=quiet,
+        inputs=inputs,
+        redactor=redactor,
     )
     text = render_report(dict(zip(SECTIONS, frames, strict=True)), form)
     with _open_output(output) as out:
@@ -399,7 +439,12 @@ def deliveries(
 
     rejects, rows = inputs.collect(plans)
     _account_rejects(
-        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+        rejects,
+        path=rejects_path,
+        strict=strict,
+        quiet=quiet,
+        inputs=inputs,
+        redactor=redactor,
     )
     with _open_output(output) as out:
         write_dataset(rows, form, out, escape_formulas=not no_escape_formulas)
@@ -535,6 +580,13 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
       acsmail explain -f json < replies.txt
     """
     texts = list(replies) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    # Bytes that are not UTF-8 reach Python as lone surrogates; show them as
+    # replacement characters rather than fail to print them.
+    texts = [
+        t.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for t in texts
+        if t.strip()
+    ]
     if not texts:
         msg = "give codes or replies as arguments, or one reply per line on stdin"
         raise click.UsageError(msg)
@@ -594,7 +646,13 @@ def convert(
     required=True,
     help="How many messages to send.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed (0 or more).",
+)
 @click.option(
     "--format",
     "form",

@@ -236,3 +236,40 @@ def test_explain_without_input_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["explain"], input="")
     assert result.exit_code == 2
     assert "give codes or replies" in result.stderr
+
+
+def test_deliveries_one_bad_time_rejects_only_its_record(tmp_path: Path) -> None:
+    header = '"TimeGenerated [UTC]",CorrelationId,OperationName,Size'
+    rows = [f'"2/10/2026, 4:0{i}:00.000 PM",m{i},SendMail,0.1' for i in range(5)]
+    rows[2] = '"not a date",m2,SendMail,0.1'
+    # Two exports joined end to end repeat the header line.
+    path = tmp_path / "send.csv"
+    path.write_text("\n".join([header, *rows[:3], header, *rows[3:]]) + "\n")
+    result = CliRunner().invoke(cli, ["report", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    inputs = json.loads(result.stdout)["inputs"][0]
+    assert (inputs["send"], inputs["rejected"]) == (4, 2)
+
+
+def test_report_output_into_a_missing_folder_is_a_usage_error(
+    export: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "missing" / "report.txt"
+    result = CliRunner().invoke(cli, ["report", str(export), "-o", str(target)])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deliveries_rejects_file_is_redacted_and_formula_safe(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    bad = {**STATUS, "RecipientId": "=evil@example.com", "IsHardBounce": "maybe"}
+    path.write_text(json.dumps(SEND) + "\n" + json.dumps(bad) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(path), "--rejects", str(rejects), "--redact", "-q"]
+    )
+    assert result.exit_code == 0, result.stderr
+    text = rejects.read_text()
+    assert "IsHardBounce: expected true or false" in text
+    assert "=evil@" not in text

@@ -6,7 +6,7 @@ import csv
 import json
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
@@ -40,7 +40,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     }
 
 
-def _lines(files: list[Path], part: str) -> list[dict[str, object]]:
+def _lines(files: list[Path], part: str) -> list[dict[str, Any]]:
     return [
         json.loads(line)
         for path in files

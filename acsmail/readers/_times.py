@@ -57,9 +57,9 @@ class TimeFormat:
         return f"TimeFormat({self.format!r}, ambiguous={self.ambiguous})"
 
 
-def _parses_all(values: pl.Series, fmt: str) -> bool:
+def _parsed_count(values: pl.Series, fmt: str) -> int:
     parsed = values.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
-    return parsed.null_count() == 0
+    return parsed.len() - parsed.null_count()
 
 
 def _date_order_from(values: Sequence[str]) -> DateOrder | None:
@@ -79,7 +79,11 @@ def _date_order_from(values: Sequence[str]) -> DateOrder | None:
 def detect_time_format(
     sample: pl.Series, *, date_order: DateOrder | None = None
 ) -> TimeFormat:
-    """Find the one format that parses every value of a sample.
+    """Find the format that parses the most values of a sample.
+
+    The format most of the sample agrees on wins, so one bad value (or a
+    header line repeated where two exports were joined) rejects only its own
+    record, not the whole file.
 
     Parameters
     ----------
@@ -97,9 +101,6 @@ def detect_time_format(
     values = values.filter(values != "")
     if values.len() == 0:
         return TimeFormat(None)
-    for fmt in _ISO:
-        if _parses_all(values, fmt):
-            return TimeFormat(fmt)
 
     found = _date_order_from(values.to_list())
     if found is None and values.str.contains(_DOTTED_DATE).all():
@@ -108,15 +109,19 @@ def detect_time_format(
         found = "dmy"
     order = date_order or found or "mdy"
     day, month = "%d", "%m"
-    for template in _LOCALE:
-        fmt = (
-            template.format(d=month, m=day)
-            if order == "mdy"
-            else template.format(d=day, m=month)
-        )
-        if _parses_all(values, fmt):
-            return TimeFormat(fmt, ambiguous=date_order is None and found is None)
-    return TimeFormat(None)
+    locale = [
+        template.format(d=month, m=day)
+        if order == "mdy"
+        else template.format(d=day, m=month)
+        for template in _LOCALE
+    ]
+    counts = {fmt: _parsed_count(values, fmt) for fmt in (*_ISO, *locale)}
+    best = max(counts, key=lambda fmt: counts[fmt])
+    if counts[best] == 0:
+        return TimeFormat(None)
+    if best in _ISO:
+        return TimeFormat(best)
+    return TimeFormat(best, ambiguous=date_order is None and found is None)
 
 
 def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
