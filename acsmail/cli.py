@@ -233,6 +233,21 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
         yield out  # type: ignore[misc]
 
 
+_REPORT_SUFFIXES: Final = {".md": "markdown", ".json": "json", ".html": "html"}
+_DATASET_SUFFIXES: Final = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+}
+
+
+def _form_of(output: str, suffixes: dict[str, str], default: str) -> str:
+    """The format an output file's name asks for, when ``-f`` is not given."""
+    return suffixes.get(Path(output).suffix.lower(), default)
+
+
 def _warn(message: str, *, quiet: bool) -> None:
     if not quiet:
         click.echo(f"acsmail: {message}", err=True)
@@ -323,9 +338,9 @@ def cli() -> None:
     "--format",
     "form",
     type=click.Choice(REPORT_FORMATS),
-    default="table",
-    show_default=True,
-    help="How to print the report.",
+    default=None,
+    show_default=False,
+    help="How to print the report [default: from the -o suffix, else table].",
 )
 @click.option(
     "-o", "--output", default="-", show_default=True, help="Where to write it."
@@ -333,7 +348,7 @@ def cli() -> None:
 @_errors_as_click
 def report(
     paths: tuple[str, ...],
-    form: str,
+    form: str | None,
     output: str,
     date_order: str | None,
     rejects_path: str | None,
@@ -350,6 +365,7 @@ def report(
     """
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
+    form = form or _form_of(output, _REPORT_SUFFIXES, "table")
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
@@ -381,9 +397,9 @@ def report(
     "--format",
     "form",
     type=click.Choice(DATASET_FORMATS),
-    default="csv",
-    show_default=True,
-    help="The file format of the dataset.",
+    default=None,
+    show_default=False,
+    help="The file format of the dataset [default: from the -o suffix, else csv].",
 )
 @click.option(
     "-o", "--output", default="-", show_default=True, help="Where to write it."
@@ -406,7 +422,7 @@ def report(
 @_errors_as_click
 def deliveries(
     paths: tuple[str, ...],
-    form: str,
+    form: str | None,
     output: str,
     kql_compatible: bool,
     include_pending: bool,
@@ -429,6 +445,7 @@ def deliveries(
         raise click.UsageError(msg)
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
+    form = form or _form_of(output, _DATASET_SUFFIXES, "csv")
     options = Options(kql_compatible=kql_compatible, include_pending=include_pending)
     inputs = _read(paths, date_order, quiet)
 

@@ -273,3 +273,23 @@ def test_deliveries_rejects_file_is_redacted_and_formula_safe(tmp_path: Path) ->
     text = rejects.read_text()
     assert "IsHardBounce: expected true or false" in text
     assert "=evil@" not in text
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "start"),
+    [
+        ("deliveries", "out.parquet", b"PAR1"),
+        ("deliveries", "out.jsonl", b'{"MessageId"'),
+        ("deliveries", "out.csv", b"MessageId,"),
+        ("report", "out.html", b"<!DOCTYPE html>"),
+        ("report", "out.json", b"{"),
+        ("report", "out.md", b"## Inputs"),
+    ],
+)
+def test_cli_output_suffix_picks_the_format(
+    command: str, name: str, start: bytes, export: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, [command, str(export), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes().startswith(start)
