@@ -415,6 +415,11 @@ def report(
     help="Also list messages that have no final status yet.",
 )
 @click.option(
+    "--no-classify",
+    is_flag=True,
+    help="Leave code explanations and failure categories empty (faster).",
+)
+@click.option(
     "--no-escape-formulas",
     is_flag=True,
     help="Leave CSV cells starting with = + - @ as they are (for machine readers).",
@@ -426,6 +431,7 @@ def deliveries(
     output: str,
     kql_compatible: bool,
     include_pending: bool,
+    no_classify: bool,
     no_escape_formulas: bool,
     date_order: str | None,
     rejects_path: str | None,
@@ -446,7 +452,11 @@ def deliveries(
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
     form = form or _form_of(output, _DATASET_SUFFIXES, "csv")
-    options = Options(kql_compatible=kql_compatible, include_pending=include_pending)
+    options = Options(
+        kql_compatible=kql_compatible,
+        include_pending=include_pending,
+        classify=not no_classify,
+    )
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:

@@ -99,10 +99,14 @@ class Options:
         Reproduce the reference query exactly (spec section 3).
     include_pending
         Also list messages with no final status (default mode only).
+    classify
+        Explain codes and classify failures; off leaves those columns empty
+        (for measuring what classification costs).
     """
 
     kql_compatible: bool = False
     include_pending: bool = False
+    classify: bool = True
 
 
 @dataclass
@@ -252,14 +256,30 @@ def _sorted(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _kql(send: pl.LazyFrame, status: pl.LazyFrame) -> pl.LazyFrame:
+def _classify(
+    lf: pl.LazyFrame, *, extract_from_text: bool, enabled: bool
+) -> pl.LazyFrame:
+    if enabled:
+        return codes.classify(lf, extract_from_text=extract_from_text)
+    return lf.with_columns(
+        pl.lit(None, pl.String).alias("SmtpStatusCodeDetails"),
+        pl.lit(None, pl.String).alias("EnhancedSmtpStatusCodeDetails"),
+        pl.lit(None, pl.String).alias("FailureCategory"),
+        pl.lit(None, pl.Boolean).alias("Retryable"),
+        pl.lit(None, pl.String).alias("ClassifiedBy"),
+    )
+
+
+def _kql(
+    send: pl.LazyFrame, status: pl.LazyFrame, *, classify: bool = True
+) -> pl.LazyFrame:
     final = _status_side(_final_statuses(status))
     sends = _send_side(send).rename({"_SendResourceId": "ResourceId"})
     joined = final.join(
         sends, on=["MessageId", "ResourceId"], how="inner", nulls_equal=True
     )
     joined = joined.filter(pl.col("FinalStatusTime") >= pl.col("SendTime"))
-    lf = codes.classify(_enrich(joined), extract_from_text=False)
+    lf = _classify(_enrich(joined), extract_from_text=False, enabled=classify)
     return _sorted(lf.select(DELIVERIES_COLUMNS))
 
 
@@ -293,7 +313,7 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
     """
     options = options or Options()
     if options.kql_compatible:
-        return Deliveries(_kql(tables.send, tables.status))
+        return Deliveries(_kql(tables.send, tables.status, classify=options.classify))
 
     by_resource = not (
         "ResourceId" in tables.absent[SEND.key]
@@ -314,7 +334,7 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
             pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
         )
     joined = _enrich(joined).with_columns(_completeness())
-    rows = codes.classify(joined, extract_from_text=True)
+    rows = _classify(joined, extract_from_text=True, enabled=options.classify)
     counts = _accounting(tables, send, status, earliest, rows)
     if not options.include_pending:
         rows = rows.filter(pl.col("Completeness") != "no-final-status")

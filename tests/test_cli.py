@@ -293,3 +293,27 @@ def test_cli_output_suffix_picks_the_format(
     result = CliRunner().invoke(cli, [command, str(export), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes().startswith(start)
+
+
+def test_deliveries_no_classify_leaves_only_the_verdicts_empty(export: Path) -> None:
+    def rows(*args: str) -> dict[str, object]:
+        result = CliRunner().invoke(
+            cli, ["deliveries", str(export), "-f", "ndjson", *args]
+        )
+        assert result.exit_code == 0, result.stderr
+        row: dict[str, object] = json.loads(result.stdout.splitlines()[0])
+        return row
+
+    full, bare = rows(), rows("--no-classify")
+    verdicts = {
+        "SmtpStatusCodeDetails",
+        "EnhancedSmtpStatusCodeDetails",
+        "FailureCategory",
+        "Retryable",
+        "ClassifiedBy",
+    }
+    assert list(bare) == list(full)
+    assert all(bare[name] is None for name in verdicts)
+    assert {k: v for k, v in bare.items() if k not in verdicts} == {
+        k: v for k, v in full.items() if k not in verdicts
+    }
