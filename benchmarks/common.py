@@ -12,6 +12,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Final
 
+from acsmail.schema import DELIVERIES_COLUMNS
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -104,34 +106,10 @@ PERCENTILES: Final = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99)
 #: The portal writes datetimes as browser-locale text (US order here).
 CSV_TIME: Final = "%m/%d/%Y, %I:%M:%S.%f %p"
 
-#: The deliveries columns the DuckDB and pandas versions produce (acsmail's
-#: code explanations and failure categories need its code tables).
+#: The deliveries columns the DuckDB and pandas versions produce: acsmail's,
+#: less the code explanations and failure categories, which need its tables.
 DELIVERIES: Final = (
-    "MessageId",
-    "InternetMessageId",
-    "RecipientId",
-    "RecipientDomain",
-    "SenderUsername",
-    "SenderDomain",
-    "FinalDeliveryStatus",
-    "BounceType",
-    "SendTime",
-    "FinalStatusTime",
-    "DurationSeconds",
-    "DurationMilliseconds",
-    "MessageSize",
-    "MessageSizeCategory",
-    "AttachmentsCount",
-    "ToRecipientsCount",
-    "CcRecipientsCount",
-    "BccRecipientsCount",
-    "UniqueRecipientsCount",
-    "SmtpStatusCode",
-    "EnhancedSmtpStatusCode",
-    "FailureReason",
-    "FailureMessage",
-    "RecipientMailServerHostName",
-    "ResourceId",
+    *(column for column in DELIVERIES_COLUMNS if not column.endswith("Details")),
     "Completeness",
 )
 
