@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail.normalise import normalise
+from acsmail.report import inputs_per_file
 from acsmail.schema import ENGAGEMENT, SEND, SOURCE_FILE, STATUS, TABLES
 
 if TYPE_CHECKING:
-    from acsmail.normalise import Tables
     from acsmail.readers import Inputs
 
 __all__ = ["SECTIONS", "Inspection", "inspect", "inspection_plans"]
@@ -36,7 +36,6 @@ _TABLE_LABELS: Final = {
     STATUS.key: "status",
     ENGAGEMENT.key: "engagement",
 }
-_COUNTS: Final = ("send", "status", "engagement", "rejected", "unclassified")
 
 
 @dataclass
@@ -65,7 +64,7 @@ class Inspection:
 def inspection_plans(inputs: Inputs) -> list[pl.LazyFrame]:
     """The lazy frames an inspection collects: counts, columns seen, rejects."""
     tables = normalise(inputs)
-    return [_per_file(inputs, tables), _present(inputs), tables.rejected]
+    return [inputs_per_file(inputs, tables), _present(inputs), tables.rejected]
 
 
 def inspect(inputs: Inputs) -> Inspection:
@@ -92,42 +91,6 @@ def inspect(inputs: Inputs) -> Inspection:
     absent = _absent_columns(inputs, per_file, present)
     files = per_file.with_columns(pl.Series("absent_columns", absent, pl.String))
     return Inspection(files=files, rejected=rejected.sort("file", "line"))
-
-
-def _per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
-    records = pl.concat(
-        [
-            lf.select(SOURCE_FILE, "TimeGenerated", pl.lit(label).alias("table"))
-            for label, lf in (
-                ("send", tables.send),
-                ("status", tables.status),
-                ("engagement", tables.engagement),
-            )
-        ]
-    )
-    counts = records.group_by(pl.col(SOURCE_FILE).alias("file")).agg(
-        *((pl.col("table") == label).sum().alias(label) for label in _COUNTS[:3]),
-        pl.col("TimeGenerated").min().alias("first"),
-        pl.col("TimeGenerated").max().alias("last"),
-    )
-    rejected = tables.rejected.group_by("file").agg(pl.len().alias("rejected"))
-    unclassified = tables.unclassified.group_by("file").agg(
-        pl.len().alias("unclassified")
-    )
-    forms = pl.LazyFrame(
-        {
-            "file": [source.name for source in inputs.sources],
-            "format": [source.form for source in inputs.sources],
-        },
-        schema={"file": pl.String, "format": pl.String},
-    )
-    return (
-        forms.join(counts, on="file", how="left", maintain_order="left")
-        .join(rejected, on="file", how="left", maintain_order="left")
-        .join(unclassified, on="file", how="left", maintain_order="left")
-        .with_columns(pl.col(_COUNTS).fill_null(0).cast(pl.Int64))
-        .select("file", "format", *_COUNTS, "first", "last")
-    )
 
 
 def _present(inputs: Inputs) -> pl.LazyFrame:

@@ -30,6 +30,7 @@ __all__ = [
     "Filters",
     "apply_filters",
     "build_report",
+    "inputs_per_file",
 ]
 
 PERCENTILES: Final = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
@@ -516,7 +517,8 @@ def _engagement(
     )
 
 
-def _inputs(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
+def inputs_per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
+    """Per file: its form, records per table, rejected, unclassified, time span."""
     records = pl.concat(
         [
             lf.select(SOURCE_FILE, "TimeGenerated", pl.lit(name).alias("table"))
@@ -543,7 +545,8 @@ def _inputs(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
         {
             "file": [source.name for source in inputs.sources],
             "format": [source.form for source in inputs.sources],
-        }
+        },
+        schema={"file": pl.String, "format": pl.String},
     )
     counts = ["send", "status", "engagement", "rejected", "unclassified"]
     return (
@@ -666,7 +669,7 @@ def build_report(
     """
     rows = apply_filters(deliveries.rows, filters)
     sections = {
-        "inputs": _inputs(inputs, tables),
+        "inputs": inputs_per_file(inputs, tables),
         "absent_columns": _absent(tables),
         "rejected": _rejected(tables),
         "overview": _overview(rows, deliveries, tables, filters),

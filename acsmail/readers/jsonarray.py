@@ -29,27 +29,32 @@ from acsmail.schema import SOURCE_LINE
 if TYPE_CHECKING:
     from acsmail.readers._times import DateOrder
 
-__all__ = ["open_json_array", "rows_to_frame", "text_of"]
+__all__ = ["load_document", "open_json_array", "rows_to_frame", "text_of"]
 
 _NULL_TEXT: Final = "None"
 _SAMPLE_ROWS: Final = 2000
 
 
-def _load(file: InputFile) -> list[Any]:
+def load_document(file: InputFile, expected: str) -> Any:
+    """Parse a file that is one JSON document, failing with a file-level error.
+
+    ``expected`` names what the document should be, for the message.
+    """
     try:
-        document = json.loads(json_text(file))
+        return json.loads(json_text(file))
     except RecursionError as error:
-        msg = (
-            f"{file.name}: nested too deeply to read; expected "
-            "a JSON array of row objects"
-        )
+        msg = f"{file.name}: nested too deeply to read; expected {expected}"
         raise InputError(msg) from error
     except json.JSONDecodeError as error:
         msg = (
             f"{file.name}: line {error.lineno}, column {error.colno}: "
-            f"expected a JSON array of row objects ({error.msg})"
+            f"expected {expected} ({error.msg})"
         )
         raise InputError(msg) from error
+
+
+def _load(file: InputFile) -> list[Any]:
+    document = load_document(file, "a JSON array of row objects")
     if not isinstance(document, list):
         msg = f"{file.name}: line 1: expected a JSON array of row objects"
         raise InputError(msg)

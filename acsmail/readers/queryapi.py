@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from acsmail.errors import InputError
-from acsmail.readers._files import InputFile, json_text
 from acsmail.readers._shape import text_of
 from acsmail.readers._source import (
     Careful,
@@ -30,9 +29,11 @@ from acsmail.readers._source import (
     rejects_frame,
     sample_time_format,
 )
+from acsmail.readers.jsonarray import load_document
 from acsmail.schema import SOURCE_LINE
 
 if TYPE_CHECKING:
+    from acsmail.readers._files import InputFile
     from acsmail.readers._times import DateOrder
 
 __all__ = ["open_query_api"]
@@ -42,20 +43,7 @@ _TABLE_NAME: Final = "TableName"
 
 
 def _load(file: InputFile) -> dict[str, Any]:
-    try:
-        document = json.loads(json_text(file))
-    except RecursionError as error:
-        msg = (
-            f"{file.name}: nested too deeply to read; expected "
-            "a Log Analytics query response"
-        )
-        raise InputError(msg) from error
-    except json.JSONDecodeError as error:
-        msg = (
-            f"{file.name}: line {error.lineno}, column {error.colno}: expected a "
-            f"Log Analytics query response ({error.msg})"
-        )
-        raise InputError(msg) from error
+    document = load_document(file, "a Log Analytics query response")
     if not isinstance(document, dict):
         msg = f"{file.name}: line 1: expected a Log Analytics query response object"
         raise InputError(msg)
