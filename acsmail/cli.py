@@ -479,6 +479,7 @@ def deliveries(
 
 @cli.command("inspect", context_settings=CONTEXT)
 @_input_options
+@_privacy_options
 @click.option(
     "-f",
     "--format",
@@ -500,6 +501,7 @@ def inspect_command(
     rejects_path: str | None,
     strict: bool,
     quiet: bool,
+    **privacy_options: Any,
 ) -> None:
     """Say what each input file holds: format, records per table, time span, gaps
 
@@ -508,10 +510,16 @@ def inspect_command(
       acsmail inspect fixtures/sample/ndjson
       acsmail inspect exports/ -f json -o inputs.json
     """
+    redactor = _redactor(privacy_options)
     inputs = _read(paths, date_order, quiet)
-    found = inspect(inputs)
+    found = inspect(inputs, redactor)
     _account_rejects(
-        found.rejected, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+        found.rejected,
+        path=rejects_path,
+        strict=strict,
+        quiet=quiet,
+        inputs=inputs,
+        redactor=redactor,
     )
     text = render_report(found.sections(), form)
     with _open_output(output) as out:
@@ -521,6 +529,7 @@ def inspect_command(
 @cli.command("trace", context_settings=CONTEXT)
 @click.argument("identifier", metavar="ID")
 @_input_options
+@_privacy_options
 @click.option(
     "-f",
     "--format",
@@ -543,31 +552,41 @@ def trace_command(
     rejects_path: str | None,
     strict: bool,
     quiet: bool,
+    **privacy_options: Any,
 ) -> None:
     """Show what happened to one email: every record in order, and the verdict
 
-    ID is a message id, an InternetMessageId or a recipient address.
+    ID is a message id, an InternetMessageId or a recipient address. With
+    --redact and --redact-key, it may also be an address's pseudonym.
 
     \b
     Example:
       acsmail trace 51adcd4f-c1ca-470f-843e-15c982b12b69 fixtures/sample/csv
       acsmail trace frank@gmail.com exports/ -f json -o frank.json
     """
+    redactor = _redactor(privacy_options)
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = normalise(current)
+        tables = _tables(current, redactor)
         deliveries = build_deliveries(tables, Options(include_pending=True))
-        found = trace(tables, deliveries, identifier)
+        found = trace(tables, deliveries, identifier, redactor)
         return [tables.rejected, found.timeline, found.recipients]
 
     rejects, timeline, recipients = inputs.collect(plans)
     _account_rejects(
-        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+        rejects,
+        path=rejects_path,
+        strict=strict,
+        quiet=quiet,
+        inputs=inputs,
+        redactor=redactor,
     )
     if timeline.height == 0:
+        # A redacted run prints no real address, not even the one asked for.
+        shown = identifier if redactor is None else redactor.text(identifier)
         msg = (
-            f"nothing in the export matches {identifier!r} as a message id, "
+            f"nothing in the export matches {shown!r} as a message id, "
             "an InternetMessageId or a recipient address"
         )
         raise AcsmailError(msg)

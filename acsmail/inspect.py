@@ -13,6 +13,7 @@ when no record of the file has it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -24,6 +25,7 @@ from acsmail.schema import ENGAGEMENT, SEND, SOURCE_FILE, STATUS, TABLES
 
 if TYPE_CHECKING:
     from acsmail.readers import Inputs
+    from acsmail.redact import Redactor
 
 __all__ = ["SECTIONS", "Inspection", "inspect", "inspection_plans"]
 
@@ -61,19 +63,29 @@ class Inspection:
         return {"inputs": self.files, "rejected": shown}
 
 
-def inspection_plans(inputs: Inputs) -> list[pl.LazyFrame]:
-    """The lazy frames an inspection collects: counts, columns seen, rejects."""
+def inspection_plans(
+    inputs: Inputs, redactor: Redactor | None = None
+) -> list[pl.LazyFrame]:
+    """The lazy frames an inspection collects: counts, columns seen, rejects.
+
+    The rejects are the only frame that holds values from the records (a value
+    that did not cast is quoted in its reason), so they are what ``redactor``
+    pseudonymises.
+    """
     tables = normalise(inputs)
-    return [inputs_per_file(inputs, tables), _present(inputs), tables.rejected]
+    rejected = tables.rejected if redactor is None else redactor.frame(tables.rejected)
+    return [inputs_per_file(inputs, tables), _present(inputs), rejected]
 
 
-def inspect(inputs: Inputs) -> Inspection:
+def inspect(inputs: Inputs, redactor: Redactor | None = None) -> Inspection:
     """Read every file once and say what was found in each.
 
     Parameters
     ----------
     inputs
         The prepared files.
+    redactor
+        Pseudonymises the addresses in the rejected records, when given.
 
     Returns
     -------
@@ -87,7 +99,9 @@ def inspect(inputs: Inputs) -> Inspection:
     >>> found.files.get_column("format").unique().to_list()  # doctest: +SKIP
     ['csv']
     """
-    per_file, present, rejected = inputs.collect(inspection_plans)
+    per_file, present, rejected = inputs.collect(
+        functools.partial(inspection_plans, redactor=redactor)
+    )
     absent = _absent_columns(inputs, per_file, present)
     files = per_file.with_columns(pl.Series("absent_columns", absent, pl.String))
     return Inspection(files=files, rejected=rejected.sort("file", "line"))

@@ -22,14 +22,19 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from acsmail.normalise import Tables
 
 __all__ = ["Redactor", "new_key"]
 
 # Generous on purpose: a local part may hold any of RFC 5322's atom characters,
-# and InternetMessageIds use the same shape.
+# and InternetMessageIds use the same shape. It never starts with a quote or a
+# dot, so 'alice@contoso.com' quoted in a message keeps its quotes and gets
+# alice's pseudonym.
 _ADDRESS: Final = re.compile(
-    r"(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+)@(?P<domain>[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)"
+    r"(?P<local>[A-Za-z0-9!#$%&*+/=?^_`{|}~\-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]*)"
+    r"@(?P<domain>[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)"
 )
 _DIGEST_CHARS: Final = 12
 _ADDRESS_COLUMNS: Final = ("RecipientId",)
@@ -39,7 +44,15 @@ _TEXT_COLUMNS: Final = (
     "FailureReason",
     "InternetMessageId",
     "EngagementContext",
+    "UserAgent",
 )
+#: How each column that may hold personal data is changed; ``record`` and
+#: ``reason`` are the text and the reason of a rejected record.
+_PLANS: Final = {
+    **dict.fromkeys(_ADDRESS_COLUMNS, "address"),
+    **dict.fromkeys(_LOCAL_COLUMNS, "local"),
+    **dict.fromkeys((*_TEXT_COLUMNS, "record", "reason"), "text"),
+}
 
 
 def new_key() -> bytes:
@@ -80,13 +93,41 @@ class Redactor:
         return f"{self.local(local)}@{domain.lower()}"
 
     def text(self, text: str) -> str:
-        """Free text with every address in it pseudonymised."""
+        """Free text with every address in it pseudonymised.
+
+        Examples
+        --------
+        >>> redactor = Redactor(b"k")
+        >>> alice = redactor.address("alice@contoso.com")
+        >>> redactor.text("got 'Alice@Contoso.com'") == f"got '{alice}'"
+        True
+        """
         return _ADDRESS.sub(
             lambda m: f"{self.local(m['local'])}@{m['domain'].lower()}", text
         )
 
+    def value(self, column: str, value: str) -> str:
+        """One value as :meth:`frame` writes it in ``column``.
+
+        This is how a value the user holds, such as a recipient address, is
+        matched against pseudonymised tables.
+
+        Examples
+        --------
+        >>> redactor = Redactor(b"k")
+        >>> redactor.value("RecipientId", "Ben@x.org") == redactor.address("ben@x.org")
+        True
+        >>> redactor.value("CorrelationId", "4d1b3542")
+        '4d1b3542'
+        """
+        how = _PLANS.get(column)
+        return value if how is None else self._change(how)(value)
+
+    def _change(self, how: str) -> Callable[[str], str]:
+        return {"address": self.address, "local": self.local, "text": self.text}[how]
+
     def _series(self, series: pl.Series, how: str) -> pl.Series:
-        change = {"address": self.address, "local": self.local, "text": self.text}[how]
+        change = self._change(how)
         distinct = series.drop_nulls().unique()
         mapping = {value: change(value) for value in distinct.to_list()}
         return series.replace_strict(mapping, default=None, return_dtype=pl.String)
@@ -102,14 +143,9 @@ class Redactor:
     def frame(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         """Pseudonymise whichever personal columns a frame has."""
         names = set(lf.collect_schema().names())
-        plans = [
-            *((c, "address") for c in _ADDRESS_COLUMNS),
-            *((c, "local") for c in _LOCAL_COLUMNS),
-            *((c, "text") for c in _TEXT_COLUMNS),
-            ("record", "text"),
-            ("reason", "text"),
+        changes = [
+            self.expr(column, how) for column, how in _PLANS.items() if column in names
         ]
-        changes = [self.expr(column, how) for column, how in plans if column in names]
         return lf.with_columns(changes) if changes else lf
 
     def tables(self, tables: Tables) -> Tables:

@@ -11,6 +11,10 @@ so it says what the report and the dataset say.
 A trace by recipient address keeps the message-level records of the messages
 it finds (they concern every recipient) but drops the records of the other
 recipients of those messages.
+
+On tables pseudonymised by a :class:`~acsmail.redact.Redactor`, the id may be
+the real value or its pseudonym: each column is searched for the id as given
+and as the redactor writes it there.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from acsmail.schema import SOURCE_FILE, SOURCE_LINE, TERMINAL_STATUSES
 if TYPE_CHECKING:
     from acsmail.deliveries import Deliveries
     from acsmail.normalise import Tables
+    from acsmail.redact import Redactor
 
 __all__ = [
     "RECIPIENT_COLUMNS",
@@ -123,20 +128,32 @@ def _bare_id(column: str) -> pl.Expr:
     return _folded(column).str.strip_chars("<>")
 
 
-def _matches(tables: Tables, identifier: str) -> pl.LazyFrame:
+def _spellings(column: str, values: list[str], redactor: Redactor | None) -> list[str]:
+    """The values to look for in a column: as given, and as pseudonymised."""
+    if redactor is None:
+        return values
+    return [*values, *(redactor.value(column, value) for value in values)]
+
+
+def _matches(
+    tables: Tables, identifier: str, redactor: Redactor | None
+) -> pl.LazyFrame:
     """Messages the id names, each with the one recipient to keep (or all)."""
     folded = identifier.strip().lower()
     # Message ids are pasted with or without the brackets of a mail header.
     bare = folded.strip("<>").strip()
+    message_ids = _spellings("CorrelationId", [bare], redactor)
+    internet_ids = _spellings("InternetMessageId", [bare], redactor)
+    recipients = _spellings("RecipientId", [folded, bare], redactor)
     by_message = [
-        lf.filter(_folded("CorrelationId") == bare)
+        lf.filter(_folded("CorrelationId").is_in(message_ids))
         for lf in (tables.send, tables.status, tables.engagement)
     ] + [
-        lf.filter(_bare_id("InternetMessageId") == bare)
+        lf.filter(_bare_id("InternetMessageId").is_in(internet_ids))
         for lf in (tables.status, tables.engagement)
     ]
     by_recipient = [
-        lf.filter(_folded("RecipientId").is_in([folded, bare]))
+        lf.filter(_folded("RecipientId").is_in(recipients))
         for lf in (tables.status, tables.engagement)
     ]
     found = pl.concat(
@@ -483,7 +500,12 @@ def _unfinished(status: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def trace(tables: Tables, deliveries: Deliveries, identifier: str) -> Trace:
+def trace(
+    tables: Tables,
+    deliveries: Deliveries,
+    identifier: str,
+    redactor: Redactor | None = None,
+) -> Trace:
     """Find every record about one message or recipient, and its final verdicts.
 
     Parameters
@@ -495,6 +517,9 @@ def trace(tables: Tables, deliveries: Deliveries, identifier: str) -> Trace:
     identifier
         A message id, an InternetMessageId (angle brackets optional) or a
         recipient address; case does not matter.
+    redactor
+        The redactor the tables were pseudonymised with, if they were. The
+        identifier is then found by its real value or by its pseudonym.
 
     Returns
     -------
@@ -504,7 +529,7 @@ def trace(tables: Tables, deliveries: Deliveries, identifier: str) -> Trace:
         ``recipients``: one row per recipient with a verdict in plain words and
         the explanation of its codes. Both are empty when nothing matches.
     """
-    matches = _matches(tables, identifier)
+    matches = _matches(tables, identifier, redactor)
     send = _distinct(_of_matches(tables.send, matches, "CorrelationId"))
     status = _distinct(_of_matches(tables.status, matches, "CorrelationId"))
     engagement = _distinct(_of_matches(tables.engagement, matches, "CorrelationId"))
