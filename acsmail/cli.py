@@ -276,9 +276,21 @@ def _account_rejects(
         for warning in inputs.new_warnings():
             _warn(warning, quiet=quiet)
     if path is not None:
-        whole = inputs.with_record_text(rejects) if inputs is not None else rejects
-        if redactor is not None:
-            whole = redactor.frame(whole.lazy()).collect()
+        whole = rejects
+        if inputs is not None:
+            whole = inputs.with_record_text(rejects)
+        if redactor is not None and inputs is not None:
+            # The rejects came redacted with the tables; only the record text
+            # looked up just now is raw, and hashing a pseudonym again would
+            # give it a second, different one.
+            looked_up = pl.lit(rejects.get_column("record").is_null())
+            fresh = redactor.expr("record", "text")
+            whole = whole.with_columns(
+                pl.when(looked_up)
+                .then(fresh)
+                .otherwise(pl.col("record"))
+                .alias("record")
+            )
         with _open_output(path) as out:
             neutralise_formulas(whole).write_csv(out)
     if rejects.height:
@@ -369,9 +381,9 @@ def report(
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = _tables(current, redactor)
+        tables = _tables(current, redactor).collected()
         deliveries = build_deliveries(tables, Options(include_pending=True))
-        sections = build_report(current, tables, deliveries, filters)
+        sections = build_report(current, tables, deliveries.collected(), filters)
         return [tables.rejected, *sections.values()]
 
     rejects, *frames = inputs.collect(plans)

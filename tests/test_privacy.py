@@ -334,3 +334,27 @@ def test_inspect_redact_hides_every_local_part(
 def test_inspect_redact_key_without_redact_is_a_usage_error(rejecting: Path) -> None:
     result = _run("inspect", str(rejecting), "--redact-key", "k", exit_code=2)
     assert "--redact-key needs --redact" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "deliveries", "inspect"])
+def test_rejects_file_uses_the_same_pseudonyms_as_the_output(
+    rejecting: Path, tmp_path: Path, command: str
+) -> None:
+    rejects = tmp_path / "rejects.csv"
+    args = [command, str(rejecting), "--redact", "--redact-key", KEY]
+    _run(*args, "-q", "--rejects", str(rejects), "-o", str(tmp_path / "out"))
+    with rejects.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    bert = _pseudonym("bert@fabrikam.com")
+    claire = _pseudonym("Claire.Dupont@Example.org")
+    # Each address is hashed once: in the reason and in the record's text alike.
+    assert [row["reason"] for row in rows] == [
+        f"IsHardBounce: expected true or false, got '{bert}'",
+        f"TimeGenerated: expected a datetime, got '{claire}'",
+    ]
+    assert rows[0]["record"] == (
+        f"2026-02-10T14:00:01Z,11111111-0000-4000-8000-000000000002,"
+        f"DeliveryStatusUpdate,{bert},Bounced,{bert},ACSEmailStatusUpdateOperational"
+    )
+    assert rows[1]["record"].startswith(f"{claire},")
+    assert rows[1]["record"].count(claire) == 2
