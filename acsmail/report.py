@@ -613,23 +613,23 @@ def _overview(
     per_status = final.select(
         *(_status_is(status).alias(status) for status in TERMINAL_STATUSES)
     )
-    counts = [
-        deliveries.counts[name]
-        for name in (
-            "duplicate_send_records",
-            "duplicate_status_records",
-            "duplicate_engagement_records",
-            "duplicate_sends",
-            "ties",
-            "message_level_status_records",
-            "non_terminal_status_records",
-            "superseded_status_records",
-            "unknown_statuses",
-            "rejected",
-            "unclassified",
-        )
-    ]
-    parts = [messages, figures, per_status, *counts]
+    if deliveries.counts is None:
+        msg = "the report needs the counts of the default mode's deliveries"
+        raise ValueError(msg)
+    counts = deliveries.counts.select(
+        "duplicate_send_records",
+        "duplicate_status_records",
+        "duplicate_engagement_records",
+        "duplicate_sends",
+        "ties",
+        "message_level_status_records",
+        "non_terminal_status_records",
+        "superseded_status_records",
+        "unknown_statuses",
+        "rejected",
+        "unclassified",
+    )
+    parts = [messages, figures, per_status, counts]
     overview = pl.concat(parts, how="horizontal").with_columns(
         (
             pl.col("duplicate_send_records")

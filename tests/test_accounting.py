@@ -84,10 +84,11 @@ def _collect(path: Path) -> tuple[dict[str, int], pl.DataFrame, pl.DataFrame]:
     def plans(current: Any) -> list[pl.LazyFrame]:
         tables = normalise(current)
         built = build_deliveries(tables, Options(include_pending=True))
-        return [built.rows, tables.rejected, *built.counts.values()]
+        assert built.counts is not None
+        return [built.rows, tables.rejected, built.counts]
 
-    rows, rejected, *counts = inputs.collect(plans)
-    figures = {name: frame.item() for frame in counts for name in frame.columns}
+    rows, rejected, counts = inputs.collect(plans)
+    figures = counts.row(0, named=True)
     return figures, rows, rejected
 
 

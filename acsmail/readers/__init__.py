@@ -211,9 +211,7 @@ class Inputs:
         frames = [self._frame(members) for members in self._batches()]
         if not frames:
             return pl.LazyFrame(schema=BASE_SCHEMA)
-        # Every table and count is built on these records; without the cache
-        # Polars may read and parse the files once for each of them.
-        return pl.concat(frames, how="diagonal_relaxed").cache()
+        return pl.concat(frames, how="diagonal_relaxed")
 
     def rejects(self) -> pl.LazyFrame:
         """Records that the careful reads rejected, with file, line and reason."""
