@@ -270,6 +270,8 @@ def _enrich(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _sorted(lf: pl.LazyFrame) -> pl.LazyFrame:
+    # Resources are categories inside the pipeline and text in the dataset.
+    lf = lf.with_columns(pl.col("ResourceId").cast(pl.String))
     return lf.sort(
         ["SendTime", "FinalStatusTime", "MessageId", "RecipientId"],
         descending=[True, True, False, False],

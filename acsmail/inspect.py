@@ -116,7 +116,7 @@ def _present(inputs: Inputs) -> pl.LazyFrame:
         for name in dict.fromkeys(n for table in TABLES for n in table.schema)
         if name in carried
     ]
-    return records.group_by(pl.col(SOURCE_FILE).alias("file")).agg(
+    return records.group_by(pl.col(SOURCE_FILE).cast(pl.String).alias("file")).agg(
         pl.col(name).is_not_null().any() for name in names
     )
 

@@ -168,7 +168,9 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
         lf = lf.with_columns(_canonical_spelling("DeliveryStatus", DELIVERY_STATUSES))
     if "EngagementType" in table.schema:
         lf = lf.with_columns(_canonical_spelling("EngagementType", ENGAGEMENT_TYPES))
-    return lf.with_columns(pl.col("ResourceId").str.to_lowercase())
+    # A few resources repeat on every record: as categories they are stored
+    # once, and compare as fast as numbers in joins.
+    return lf.with_columns(pl.col("ResourceId").str.to_lowercase().cast(pl.Categorical))
 
 
 def normalise(inputs: Inputs) -> Tables:
@@ -218,7 +220,7 @@ def normalise(inputs: Inputs) -> Tables:
             inputs.rejects(),
             *(
                 lf.filter(pl.col(REJECT).is_not_null()).select(
-                    pl.col(SOURCE_FILE).alias("file"),
+                    pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
                     pl.col(SOURCE_LINE).alias("line"),
                     pl.col(REJECT).alias("reason"),
                     pl.lit(None, pl.String).alias("record"),
@@ -228,7 +230,8 @@ def normalise(inputs: Inputs) -> Tables:
         ]
     )
     unclassified = records.filter(pl.col(TABLE).is_null()).select(
-        pl.col(SOURCE_FILE).alias("file"), pl.col(SOURCE_LINE).alias("line")
+        pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
+        pl.col(SOURCE_LINE).alias("line"),
     )
     absent = {
         table.key: tuple(c for c in table.schema if c not in inputs.columns)

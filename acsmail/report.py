@@ -529,7 +529,7 @@ def inputs_per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
             )
         ]
     )
-    per_file = records.group_by(pl.col(SOURCE_FILE).alias("file")).agg(
+    per_file = records.group_by(pl.col(SOURCE_FILE).cast(pl.String).alias("file")).agg(
         *(
             (pl.col("table") == name).sum().alias(name)
             for name in ("send", "status", "engagement")

@@ -229,7 +229,7 @@ def _codes() -> pl.Expr:
 
 
 def _send_events(send: pl.LazyFrame) -> pl.LazyFrame:
-    resource = pl.col("ResourceId").str.extract(r"([^/]+)/*$")
+    resource = pl.col("ResourceId").cast(pl.String).str.extract(r"([^/]+)/*$")
     counts = pl.format(
         "to {}, cc {}, bcc {} ({} unique)",
         *(
@@ -372,7 +372,7 @@ def _timeline(
             pl.col("TimeGenerated").alias("time"),
             _after_send(since).alias("after_send"),
             (since / 1000).alias("seconds_after_send"),
-            pl.col(SOURCE_FILE).alias("file"),
+            pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
             pl.col(SOURCE_LINE).alias("line"),
         )
         .sort(

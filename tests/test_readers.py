@@ -409,6 +409,37 @@ def test_scan_tree_with_an_empty_blob_still_reads_the_rest(tmp_path: Path) -> No
     ]
 
 
+def test_scan_flat_lines_then_a_nested_record_keeps_its_fields(tmp_path: Path) -> None:
+    # The first records keep their fields at the top, as data export writes
+    # them; a later one nests them in properties, as diagnostic settings do.
+    sends = [
+        {
+            "TimeGenerated": f"2026-02-10T01:00:{second:02d}Z",
+            "CorrelationId": f"m{second}",
+            "OperationName": "SendMail",
+            "Size": 0.1,
+        }
+        for second in range(55)
+    ]
+    nested = {
+        "time": "2026-02-10T01:01:00Z",
+        "operationName": "DeliveryStatusUpdate",
+        "properties": {
+            "CorrelationId": "m1",
+            "RecipientId": "ann@contoso.com",
+            "DeliveryStatus": "Delivered",
+        },
+    }
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*sends, nested]))
+    send, status, _ = _tables([str(path)])
+    assert send.height == 55
+    assert status.select("CorrelationId", "RecipientId", "DeliveryStatus").rows() == [
+        ("m1", "ann@contoso.com", "Delivered")
+    ]
+    assert status.get_column("_line").to_list() == [56]
+
+
 # --- helpers -------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from acsmail.readers._source import canonical_name
-from acsmail.schema import SIGNAL_COLUMNS, TABLES
+from acsmail.schema import SIGNAL_COLUMNS, SOURCE_LINE, TABLES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -95,10 +95,25 @@ class Shape:
         """The Polars type of one record, as ``scan_ndjson`` should read it."""
         return pl.Struct(self.schema())
 
+    @property
+    def flat(self) -> bool:
+        """Whether the sampled records keep every field at the top level."""
+        return not self.nested
+
     def schema(self) -> dict[str, pl.DataType]:
-        """Top-level keys and their types; every value is read as text."""
+        """Top-level keys and their types; every value is read as text.
+
+        Flat records read ``properties`` as plain text: parsing it as an
+        object of every canonical field, null on every record, would cost more
+        than the rest of the record, and only its presence matters (see
+        ``flatten``).
+        """
         schema: dict[str, pl.DataType] = dict.fromkeys(self.top, pl.String())
-        schema[PROPERTIES] = pl.Struct(dict.fromkeys(self.nested, pl.String()))
+        schema[PROPERTIES] = (
+            pl.String()
+            if self.flat
+            else pl.Struct(dict.fromkeys(self.nested, pl.String()))
+        )
         return schema
 
     def flatten(self, lf: pl.LazyFrame, *keep: str) -> pl.LazyFrame:
@@ -109,9 +124,15 @@ class Shape:
         for name in self.nested:
             field = pl.col(PROPERTIES).struct.field(name)
             sources.setdefault(_canonical(name), []).append(field)
+        kept = [
+            _failing_when_nested(pl.col(name))
+            if self.flat and name == SOURCE_LINE
+            else pl.col(name)
+            for name in keep
+        ]
         return lf.select(
             *(pl.coalesce(exprs).alias(name) for name, exprs in sources.items()),
-            *keep,
+            *kept,
         )
 
     def first_value(self, record: dict[str, Any], canonical: str) -> str | None:
@@ -160,20 +181,34 @@ class Shape:
 def _shape_of_keys(keys: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]) -> Shape:
     top = dict.fromkeys(str(k) for row, _ in keys for k in row if k != PROPERTIES)
     nested = dict.fromkeys(str(k) for _, row in keys for k in row)
-    return _shape_of(tuple(top), tuple(nested))
+    flat = not any(PROPERTIES in row for row, _ in keys)
+    return _shape_of(tuple(top), tuple(nested), flat=flat)
 
 
 @lru_cache(maxsize=256)
-def _shape_of(top: tuple[str, ...], nested: tuple[str, ...]) -> Shape:
+def _shape_of(top: tuple[str, ...], nested: tuple[str, ...], *, flat: bool) -> Shape:
     # The blobs of one tree share their keys: one shape serves them all.
     seen = {canonical_name(key) for key in (*top, *nested)}
     # Sorted, so that files whose first records happen to list different
     # keys still share one shape and one scan.
     return Shape(
         top=tuple(sorted(_mapped([*top, *_BASE_NAMES]))),
-        nested=tuple(sorted(_mapped([*nested, *_BASE_NAMES]))),
+        nested=() if flat else tuple(sorted(_mapped([*nested, *_BASE_NAMES]))),
         seen=frozenset(name for name in seen if name is not None),
     )
+
+
+def _failing_when_nested(line: pl.Expr) -> pl.Expr:
+    """The line numbers, or a failed scan if a record nests its fields after all.
+
+    A file whose first records are flat is scanned without reading inside
+    ``properties``. Should a later record put its fields there, the scan must
+    not lose them quietly: it fails on that record, and the file is read
+    record by record instead, which understands both spellings. The check
+    rides on the line number, which every plan reads.
+    """
+    nested = pl.when(pl.col(PROPERTIES).is_not_null()).then(pl.lit("nested"))
+    return (line + nested.cast(pl.Int64, strict=True).fill_null(0)).alias(SOURCE_LINE)
 
 
 def _canonical(name: str) -> str:

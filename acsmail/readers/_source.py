@@ -69,7 +69,7 @@ BASE_SCHEMA: Final = {
     "TimeGenerated": TIME,
     SOURCE_LINE: pl.Int64(),
     REJECT: pl.String(),
-    SOURCE_FILE: pl.String(),
+    SOURCE_FILE: pl.Categorical(),
     HINT: pl.String(),
 }
 _FLOAT_COLUMNS: Final = frozenset(
@@ -216,7 +216,7 @@ def rejects_frame(file: str, rows: Sequence[tuple[int, str, str]]) -> pl.DataFra
 def empty_records(file: str) -> pl.LazyFrame:
     """The frame of a file that holds no record."""
     return pl.LazyFrame(schema=BASE_SCHEMA).with_columns(
-        pl.lit(file).alias(SOURCE_FILE)
+        pl.lit(file, pl.Categorical).alias(SOURCE_FILE)
     )
 
 
@@ -279,7 +279,10 @@ def name_files(lf: pl.LazyFrame, members: Sequence[Source]) -> pl.LazyFrame:
     """Turn the path column of a scan over several files into their names."""
     names = {str(member.path): member.name for member in members}
     return lf.with_columns(
-        pl.col(PATH).replace_strict(names, return_dtype=pl.String).alias(SOURCE_FILE)
+        pl.col(PATH)
+        .replace_strict(names, return_dtype=pl.String)
+        .cast(pl.Categorical)
+        .alias(SOURCE_FILE)
     ).drop(PATH)
 
 
@@ -337,10 +340,11 @@ def finish(
     # Literal columns go into the one select: Polars stops sharing a scan
     # between plans at a node that only adds literals.
     provenance = [pl.col(SOURCE_LINE)]
+    # One file name repeats on every record: as a category it is stored once.
     provenance.append(
-        pl.col(SOURCE_FILE)
+        pl.col(SOURCE_FILE).cast(pl.Categorical)
         if file is None
-        else pl.lit(file, pl.String).alias(SOURCE_FILE)
+        else pl.lit(file, pl.Categorical).alias(SOURCE_FILE)
     )
     provenance.append(pl.lit(hint, pl.String).alias(HINT))
     if typed_time is not None:

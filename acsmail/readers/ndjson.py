@@ -186,7 +186,7 @@ def scan_lines_together(
     if joined:
         lines = pl.LazyFrame(
             {SOURCE_FILE: names, "_n": counts},
-            schema={SOURCE_FILE: pl.String(), "_n": pl.Int64()},
+            schema={SOURCE_FILE: pl.Categorical(), "_n": pl.Int64()},
         ).select(
             pl.col(SOURCE_FILE).repeat_by("_n").explode(),
             pl.int_ranges(1, pl.col("_n") + 1, dtype=pl.Int64)
