@@ -22,7 +22,7 @@ from acsmail.errors import AcsmailError, RejectedRecordError
 from acsmail.generate import FORMS as GENERATED_FORMS
 from acsmail.generate import generate as generate_export
 from acsmail.inspect import inspect
-from acsmail.normalise import Tables, normalise
+from acsmail.normalise import Tables, normalise, read_tables
 from acsmail.readers import Inputs, scan
 from acsmail.redact import Redactor, new_key
 from acsmail.render import (
@@ -165,9 +165,15 @@ def _redactor(options: dict[str, Any]) -> Redactor | None:
     return Redactor(key.encode() if key is not None else new_key())
 
 
-def _tables(current: Inputs, redactor: Redactor | None) -> Tables:
-    tables = normalise(current)
-    return redactor.tables(tables) if redactor is not None else tables
+def _tables(
+    current: Inputs, redactor: Redactor | None, *, in_memory: bool = False
+) -> Tables:
+    """The tables of a run, pseudonymised if asked; read into memory if asked."""
+    if not in_memory:
+        tables = normalise(current)
+        return redactor.tables(tables) if redactor is not None else tables
+    tables = read_tables(current)
+    return redactor.tables(tables).collected() if redactor is not None else tables
 
 
 def _filters(options: dict[str, Any]) -> Filters:
@@ -381,7 +387,7 @@ def report(
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = _tables(current, redactor).collected()
+        tables = _tables(current, redactor, in_memory=True)
         deliveries = build_deliveries(tables, Options(include_pending=True))
         sections = build_report(current, tables, deliveries.collected(), filters)
         return [tables.rejected, *sections.values()]
@@ -472,7 +478,7 @@ def deliveries(
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = _tables(current, redactor)
+        tables = _tables(current, redactor, in_memory=True)
         rows = build_deliveries(tables, options).rows
         return [tables.rejected, apply_filters(rows, filters)]
 

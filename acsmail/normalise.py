@@ -9,7 +9,7 @@ the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
@@ -32,7 +32,7 @@ from acsmail.schema import (
 if TYPE_CHECKING:
     from acsmail.readers import Inputs
 
-__all__ = ["TABLE", "Tables", "normalise"]
+__all__ = ["TABLE", "Tables", "normalise", "read_tables"]
 
 TABLE: Final = "_table"
 
@@ -173,6 +173,14 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     return lf.with_columns(pl.col("ResourceId").str.to_lowercase().cast(pl.Categorical))
 
 
+def _absent(inputs: Inputs) -> dict[str, tuple[str, ...]]:
+    """Per table, the canonical columns that no file carries."""
+    return {
+        table.key: tuple(c for c in table.schema if c not in inputs.columns)
+        for table in TABLES
+    }
+
+
 def normalise(inputs: Inputs) -> Tables:
     """Split the records of a run into the three canonical tables.
 
@@ -233,10 +241,7 @@ def normalise(inputs: Inputs) -> Tables:
         pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
         pl.col(SOURCE_LINE).alias("line"),
     )
-    absent = {
-        table.key: tuple(c for c in table.schema if c not in inputs.columns)
-        for table in TABLES
-    }
+    absent = _absent(inputs)
     return Tables(
         send=good[SEND.key],
         status=good[STATUS.key],
@@ -244,4 +249,42 @@ def normalise(inputs: Inputs) -> Tables:
         rejected=rejected,
         unclassified=unclassified,
         absent=absent,
+    )
+
+
+def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
+    """Normalise the files and read the tables into memory, part by part.
+
+    The records of each part (see ``Inputs.parts``) are read, sorted and cast,
+    and only their tables are kept, so memory holds the typed tables of the
+    whole export but the raw text of one part at a time.
+
+    Parameters
+    ----------
+    inputs
+        The prepared files.
+    part_bytes
+        Input bytes per part, if not the default.
+
+    Returns
+    -------
+    Tables
+        The tables of every file, as lazy frames over memory.
+    """
+    parts = inputs.parts() if part_bytes is None else inputs.parts(part_bytes)
+    pieces = [normalise(part).collected() for part in parts]
+    if len(pieces) == 1:
+        (only,) = pieces
+        return replace(only, absent=_absent(inputs))
+
+    def joined(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
+        return pl.concat([frame.collect() for frame in frames], rechunk=False).lazy()
+
+    return Tables(
+        send=joined([piece.send for piece in pieces]),
+        status=joined([piece.status for piece in pieces]),
+        engagement=joined([piece.engagement for piece in pieces]),
+        rejected=joined([piece.rejected for piece in pieces]),
+        unclassified=joined([piece.unclassified for piece in pieces]),
+        absent=_absent(inputs),
     )

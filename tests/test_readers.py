@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 
 from acsmail.cli import cli
 from acsmail.errors import InputError
-from acsmail.normalise import normalise
+from acsmail.normalise import normalise, read_tables
 from acsmail.readers import scan
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -438,6 +438,27 @@ def test_scan_flat_lines_then_a_nested_record_keeps_its_fields(tmp_path: Path) -
         ("m1", "ann@contoso.com", "Delivered")
     ]
     assert status.get_column("_line").to_list() == [56]
+
+
+def test_read_tables_in_parts_equals_reading_whole(tmp_path: Path) -> None:
+    # Three blobs, one cut off in its last line: read one file per part, the
+    # tables and the rejection are those of a single read of all three.
+    _tree(tmp_path, blobs=3, broken={1: "cut"})
+    inputs = scan([str(tmp_path)])
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        frames = []
+        for tables in (normalise(current), read_tables(current, part_bytes=1)):
+            frames.append(tables.send.sort("_file", "_line"))
+            frames.append(tables.rejected.sort("file", "line"))
+        return frames
+
+    assert len(inputs.parts(1)) == 3
+    send, rejected, parted_send, parted_rejected = inputs.collect(plans)
+    assert send.height == 8
+    assert_frame_equal(parted_send, send)
+    assert rejected.height == 1
+    assert_frame_equal(parted_rejected, rejected)
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from acsmail.readers._times import DateOrder
 
-__all__ = ["REJECTS_SCHEMA", "Inputs", "Source", "open_source", "scan"]
+__all__ = ["PART_BYTES", "REJECTS_SCHEMA", "Inputs", "Source", "open_source", "scan"]
 
 # Polars reports malformed content as its own errors, and a compressed file
 # that ends early as an OSError.
@@ -60,6 +60,10 @@ _KEPT_BYTES: Final = 256 * 1024 * 1024
 _MANY_FILES: Final = 100
 _SAMPLE_RECORDS: Final = 50
 _FEW_RECORDS: Final = 2
+#: Input bytes per part when the tables are read part by part.
+PART_BYTES: Final = 256 * 1024 * 1024
+#: What a compressed file is taken to inflate to, for sizing parts.
+_INFLATION: Final = 8
 
 
 def open_source(
@@ -213,6 +217,28 @@ class Inputs:
             return pl.LazyFrame(schema=BASE_SCHEMA)
         return pl.concat(frames, how="diagonal_relaxed")
 
+    def parts(self, limit: int = PART_BYTES) -> list[Inputs]:
+        """The files in runs of about ``limit`` input bytes each, in order.
+
+        Reading one part at a time holds one part's raw text records in
+        memory, and one part's mapped file bytes, instead of the whole
+        export's; what is kept of each part is its typed tables. A file larger
+        than the limit is a part of its own.
+        """
+        parts: list[Inputs] = []
+        current: list[Source] = []
+        size = 0
+        for source in self.sources:
+            weight = _weight(source)
+            if current and size + weight > limit:
+                parts.append(Inputs(current))
+                current, size = [], 0
+            current.append(source)
+            size += weight
+        if current:
+            parts.append(Inputs(current))
+        return parts
+
     def rejects(self) -> pl.LazyFrame:
         """Records that the careful reads rejected, with file, line and reason."""
         frames = [source.rejects() for source in self.sources]
@@ -294,6 +320,15 @@ class Inputs:
         for members in self._batches():
             switched |= _isolate(members, split=False)
         return switched
+
+
+def _weight(source: Source) -> int:
+    """About how many bytes reading a file puts in memory."""
+    try:
+        size = source.path.stat().st_size
+    except OSError:
+        return 0
+    return size * _INFLATION if source.form.endswith(".gz") else size
 
 
 def _isolate(members: Sequence[Source], *, split: bool) -> bool:
