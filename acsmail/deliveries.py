@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail import codes
+from acsmail.readers import ENGINE
 from acsmail.schema import (
     DELIVERIES_COLUMNS,
     DELIVERY_STATUSES,
@@ -126,8 +127,8 @@ class Deliveries:
     def collected(self) -> Deliveries:
         """The rows and counts read into memory, for plans that use them many times."""
         if self.counts is None:
-            return Deliveries(self.rows.collect().lazy())
-        rows, counts = pl.collect_all([self.rows, self.counts])
+            return Deliveries(self.rows.collect(engine=ENGINE).lazy())
+        rows, counts = pl.collect_all([self.rows, self.counts], engine=ENGINE)
         return Deliveries(rows.lazy(), counts.lazy())
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from acsmail.readers import ENGINE
 from acsmail.readers._source import HINT, REJECT
 from acsmail.schema import (
     DELIVERY_STATUSES,
@@ -73,7 +74,8 @@ class Tables:
                 self.engagement,
                 self.rejected,
                 self.unclassified,
-            ]
+            ],
+            engine=ENGINE,
         )
         send, status, engagement, rejected, unclassified = (
             frame.lazy() for frame in frames
