@@ -388,8 +388,9 @@ def report(
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
         tables = _tables(current, redactor, in_memory=True)
-        deliveries = build_deliveries(tables, Options(include_pending=True))
-        sections = build_report(current, tables, deliveries.collected(), filters)
+        options = Options(include_pending=True, ordered=False)
+        deliveries = build_deliveries(tables, options).collected()
+        sections = build_report(current, tables, deliveries, filters)
         return [tables.rejected, *sections.values()]
 
     rejects, *frames = inputs.collect(plans)

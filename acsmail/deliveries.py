@@ -105,11 +105,16 @@ class Options:
     classify
         Explain codes and classify failures; off leaves those columns empty
         (for measuring what classification costs).
+    ordered
+        Sort the rows, newest send first, with resources as text. Figures
+        computed from the rows need neither, and sorting a copy of every row
+        costs time and memory.
     """
 
     kql_compatible: bool = False
     include_pending: bool = False
     classify: bool = True
+    ordered: bool = True
 
 
 @dataclass
@@ -364,7 +369,8 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
     counts = _accounting(tables, send, status, earliest, rows)
     if not options.include_pending:
         rows = rows.filter(pl.col("Completeness") != "no-final-status")
-    return Deliveries(_sorted(rows.select(*DELIVERIES_COLUMNS, *EXTRA_COLUMNS)), counts)
+    rows = rows.select(*DELIVERIES_COLUMNS, *EXTRA_COLUMNS)
+    return Deliveries(_sorted(rows) if options.ordered else rows, counts)
 
 
 def _accounting(

@@ -301,7 +301,17 @@ def _statuses(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _failure_reasons(rows: pl.LazyFrame) -> pl.LazyFrame:
-    failed = _final(rows).filter(pl.col("FinalDeliveryStatus") != "Delivered")
+    # In the dataset's order, so that each reason's example is the same on
+    # every run: the rows themselves come unordered.
+    failed = (
+        _final(rows)
+        .filter(pl.col("FinalDeliveryStatus") != "Delivered")
+        .sort(
+            ["SendTime", "FinalStatusTime", "MessageId", "RecipientId"],
+            descending=[True, True, False, False],
+            nulls_last=True,
+        )
+    )
     keys = ["FailureCategory", "SmtpStatusCode", "EnhancedSmtpStatusCode"]
     explanation = pl.coalesce(
         pl.when(pl.col("EnhancedSmtpStatusCode").is_not_null()).then(
