@@ -695,7 +695,7 @@ def convert(
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = normalise(current)
+        tables = read_tables(current)
         return [tables.rejected, *conversion_plans(tables, target)]
 
     rejects, *_ = inputs.collect(plans)
