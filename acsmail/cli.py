@@ -388,7 +388,7 @@ def report(
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
         tables = _tables(current, redactor, in_memory=True)
-        options = Options(include_pending=True, ordered=False)
+        options = Options(include_pending=True, ordered=False, in_memory=True)
         deliveries = build_deliveries(tables, options).collected()
         sections = build_report(current, tables, deliveries, filters)
         return [tables.rejected, *sections.values()]

@@ -109,12 +109,17 @@ class Options:
         Sort the rows, newest send first, with resources as text. Figures
         computed from the rows need neither, and sorting a copy of every row
         costs time and memory.
+    in_memory
+        Collect each step that the rows and the counts share as it is built,
+        for tables already in memory: it is then computed once, which a lazy
+        cache does not promise across plans.
     """
 
     kql_compatible: bool = False
     include_pending: bool = False
     classify: bool = True
     ordered: bool = True
+    in_memory: bool = False
 
 
 @dataclass
@@ -349,10 +354,14 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         or "ResourceId" in tables.absent[STATUS.key]
     )
     keys = ["MessageId", "ResourceId"] if by_resource else ["MessageId"]
-    # Cached: the dataset and its counts start from the same merged records.
-    send = dedupe(tables.send).cache()
-    status = dedupe(tables.status).cache()
-    earliest = _earliest_sends(send, ["CorrelationId", "ResourceId"])
+
+    def shared(lf: pl.LazyFrame) -> pl.LazyFrame:
+        # The dataset and its counts start from the same merged records.
+        return lf.collect(engine=ENGINE).lazy() if options.in_memory else lf.cache()
+
+    send = shared(dedupe(tables.send))
+    status = shared(dedupe(tables.status))
+    earliest = shared(_earliest_sends(send, ["CorrelationId", "ResourceId"]))
     final = _status_side(_final_statuses(status))
     sends = _send_side(earliest)
     if by_resource:
@@ -364,8 +373,7 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
             pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
         )
     joined = _enrich(joined).with_columns(_completeness())
-    # The counts below are figures of these rows; cached, the rows are built once.
-    rows = _classify(joined, extract_from_text=True, enabled=options.classify).cache()
+    rows = shared(_classify(joined, extract_from_text=True, enabled=options.classify))
     counts = _accounting(tables, send, status, earliest, rows)
     if not options.include_pending:
         rows = rows.filter(pl.col("Completeness") != "no-final-status")
