@@ -8,6 +8,7 @@ hand) and the table of cases in ``fixtures/bad/EXPECTED.md``.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import tempfile
@@ -459,6 +460,27 @@ def test_read_tables_in_parts_equals_reading_whole(tmp_path: Path) -> None:
     assert_frame_equal(parted_send, send)
     assert rejected.height == 1
     assert_frame_equal(parted_rejected, rejected)
+
+
+def test_scan_gzip_with_a_damaged_trailer_keeps_its_records(tmp_path: Path) -> None:
+    record = {
+        "TimeGenerated": "2026-02-10T14:00:00Z",
+        "CorrelationId": "a",
+        "RecipientId": "ann@contoso.com",
+        "DeliveryStatus": "Bounced",
+        "Type": "ACSEmailStatusUpdateOperational",
+    }
+    packed = gzip.compress((json.dumps(record) + "\n").encode() * 3)
+    path = tmp_path / "export.json.gz"
+    # Zero the CRC-32 of the gzip trailer: every byte of the data is intact.
+    path.write_bytes(packed[:-8] + bytes(4) + packed[-4:])
+
+    _, status, _, rejected = _tables([str(path)], with_rejects=True)
+
+    assert status.height == 3
+    assert rejected.select("line", "reason").rows() == [
+        (4, "the compressed file is cut off here; the rest of it is lost")
+    ]
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import weakref
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from acsmail.errors import InputError
 from acsmail.readers._limits import (
@@ -51,6 +51,9 @@ HEAD_BYTES: Final = 64 * 1024
 WHOLE_BYTES: Final = 1024 * 1024
 STDIN: Final = "<stdin>"
 _CHUNK: Final = 1024 * 1024
+#: Compressed bytes per step when inflating around damage: one, so that only
+#: the damaged byte and what follows it are lost.
+_SALVAGE_STEP: Final = 1
 _GLOB_CHARS: Final = str.maketrans({"[": "[[]", "*": "[*]", "?": "[?]"})
 
 
@@ -182,14 +185,37 @@ def _inflate(file: IO[bytes], limit: int) -> tuple[bytes, bool]:
         if inflater.eof:
             # Concatenated gzip members are one stream to gzip(1); read them all.
             inflater = zlib.decompressobj(wbits=31)
+        saved = inflater.copy()
         try:
             data = inflater.decompress(pending, min(_CHUNK, limit - size))
         except zlib.error:
+            # Damage (a bad checksum, a flipped byte) loses the whole piece
+            # that held it; inflated again in small steps from the state
+            # before it, the bytes ahead of the damage are kept.
+            parts.append(_salvage(saved, pending, limit - size))
             return b"".join(parts), True
         parts.append(data)
         size += len(data)
         pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
     return b"".join(parts)[:limit], False
+
+
+def _salvage(inflater: Any, data: bytes, limit: int) -> bytes:
+    """What ``data`` inflates to before the first damaged byte."""
+    kept: list[bytes] = []
+    size = 0
+    for start in range(0, len(data), _SALVAGE_STEP):
+        try:
+            piece = inflater.decompress(
+                data[start : start + _SALVAGE_STEP], limit - size
+            )
+        except zlib.error:
+            break
+        kept.append(piece)
+        size += len(piece)
+        if size >= limit or inflater.eof:
+            break
+    return b"".join(kept)
 
 
 def json_text(file: InputFile) -> str:
