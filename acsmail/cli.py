@@ -29,6 +29,7 @@ from acsmail.render import (
     DATASET_FORMATS,
     REPORT_FORMATS,
     neutralise_formulas,
+    printable,
     render_report,
     write_dataset,
 )
@@ -195,7 +196,7 @@ def _errors_as_click(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except AcsmailError as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(printable(str(error))) from error
         except BrokenPipeError:
             # The reader of stdout went away (``| head``): stop quietly.
             _silence_stdout()
@@ -204,14 +205,14 @@ def _errors_as_click(command: Callable[..., None]) -> Callable[..., None]:
                 str(error).strip().splitlines()[0] if str(error).strip() else ""
             )
             msg = f"could not read the input: {first_line}"
-            raise click.ClickException(msg) from error
+            raise click.ClickException(printable(msg)) from error
         except OSError as error:
             if error.errno == errno.EPIPE or "Broken pipe" in str(error):
                 _silence_stdout()
                 return
             where = f"{error.filename}: " if error.filename else ""
             msg = f"{where}{error.strerror or error}"
-            raise click.ClickException(msg) from error
+            raise click.ClickException(printable(msg)) from error
 
     return wrapper
 
@@ -255,8 +256,9 @@ def _form_of(output: str, suffixes: dict[str, str], default: str) -> str:
 
 
 def _warn(message: str, *, quiet: bool) -> None:
+    # Warnings quote log values and file names: neither may drive the terminal.
     if not quiet:
-        click.echo(f"acsmail: {message}", err=True)
+        click.echo(f"acsmail: {printable(message)}", err=True)
 
 
 def _account_rejects(

@@ -42,6 +42,9 @@ _NAMES_OF_TABLES: Final = {
     for table in TABLES
     for name in (table.name, table.category, *table.operations)
 }
+#: The largest whole number a 64-bit float holds exactly: beyond it a count
+#: is no count.
+_LARGEST_COUNT: Final = 2**53
 _TRUE: Final = ("true", "1", "yes")
 _FALSE: Final = ("false", "0", "no")
 
@@ -139,12 +142,16 @@ def _cast(column: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
         )
         expected = "true or false"
     elif dtype == pl.Int64:
+        # Sizes and counts: whole, not negative, and within 64 bits (a value
+        # past them would fail the cast of the whole column, not one record).
         number = raw.str.strip_chars().cast(pl.Float64, strict=False)
-        value = pl.when(number == number.floor()).then(number).cast(pl.Int64)
-        expected = "a whole number"
+        whole = (number == number.floor()) & number.is_between(0, _LARGEST_COUNT)
+        value = pl.when(whole).then(number).cast(pl.Int64)
+        expected = "a whole number of at least 0"
     else:
-        value = raw.str.strip_chars().cast(dtype, strict=False)
-        expected = "a number"
+        number = raw.str.strip_chars().cast(dtype, strict=False)
+        value = pl.when(number.is_finite() & (number >= 0)).then(number)
+        expected = "a number of at least 0"
     reason = pl.when(raw.is_not_null() & value.is_null()).then(
         pl.format(f"{column}: expected {expected}, got '{{}}'", raw)
     )

@@ -155,7 +155,7 @@ def test_deliveries_rejects_file_holds_the_record(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0
     text = rejects.read_text()
-    assert "Size: expected a number, got 'lots'" in text
+    assert "Size: expected a number of at least 0, got 'lots'" in text
     assert f"{path},1," in text
 
 

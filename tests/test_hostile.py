@@ -387,3 +387,29 @@ def test_parser_arbitrary_text_never_raises(texts: list[str]) -> None:
     )
 
     assert df.height == len(texts)
+
+
+def test_warnings_and_errors_quote_hostile_values_escaped(tmp_path: Path) -> None:
+    # An OSC 52 sequence (writes the clipboard), a bell and a single-byte CSI
+    # in a value that does not cast: the warning and the --strict error quote it.
+    hostile = "\x1b]52;c;aGk=\x07\x9b2J"
+    record = {
+        "TimeGenerated": "2026-02-10T14:00:00Z",
+        "CorrelationId": "m1",
+        "OperationName": "SendMail",
+        "Size": hostile,
+    }
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    shown = "\\x1b]52;c;aGk=\\x07\\x9b2J"
+
+    warned = _cli("inspect", str(path), "-f", "json")
+    stopped = _cli("inspect", str(path), "--strict")
+
+    assert f"got '{shown}'" in warned.stderr
+    assert stopped.exit_code == 1
+    assert stopped.stderr == (
+        f"Error: {path}: line 1: Size: expected a number of at least 0, got '{shown}'\n"
+    )
+    for text in (warned.stderr, stopped.stderr):
+        assert not any(char in text for char in "\x1b\x07\x9b")

@@ -163,7 +163,7 @@ def test_inspect_many_files_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
         {
             "file": "bad-size.csv",
             "line": 2,
-            "reason": "Size: expected a number, got 'abc'",
+            "reason": "Size: expected a number of at least 0, got 'abc'",
         }
     ]
 

@@ -370,7 +370,7 @@ def test_scan_tree_keeps_each_blob_and_line(tmp_path: Path) -> None:
 
     assert send.height == 40 * 3 - 1
     assert rejected.select("line", "reason").rows() == [
-        (3, "Size: expected a number, got 'abc'")
+        (3, "Size: expected a number of at least 0, got 'abc'")
     ]
     assert rejected["file"].item().endswith("d=01/h=17/m=00/PT1H.json")
     assert (
@@ -480,6 +480,39 @@ def test_scan_gzip_with_a_damaged_trailer_keeps_its_records(tmp_path: Path) -> N
     assert status.height == 3
     assert rejected.select("line", "reason").rows() == [
         (4, "the compressed file is cut off here; the rest of it is lost")
+    ]
+
+
+def test_scan_numbers_out_of_range_reject_their_record_only(tmp_path: Path) -> None:
+    header = "TimeGenerated,CorrelationId,Size,ToRecipientsCount,Type\n"
+    rows = [
+        ("a", "0.1", "99999999999999999999"),  # past 64 bits
+        ("b", "NaN", "1"),
+        ("c", "inf", "1"),
+        ("d", "-5", "1"),
+        ("e", "0.5", "-1"),
+        ("f", "0.5", "2"),  # the one good record
+    ]
+    lines = [
+        f"2026-02-10T14:00:00Z,{m},{size},{count},ACSEmailSendMailOperational\n"
+        for m, size, count in rows
+    ]
+    path = tmp_path / "sends.csv"
+    path.write_text(header + "".join(lines))
+
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+
+    assert send.select("CorrelationId", "Size", "ToRecipientsCount").rows() == [
+        ("f", 0.5, 2)
+    ]
+    count = "ToRecipientsCount: expected a whole number of at least 0, got"
+    size = "Size: expected a number of at least 0, got"
+    assert rejected.sort("line").select("line", "reason").rows() == [
+        (2, f"{count} '99999999999999999999'"),
+        (3, f"{size} 'NaN'"),
+        (4, f"{size} 'inf'"),
+        (5, f"{size} '-5'"),
+        (6, f"{count} '-1'"),
     ]
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "REPORT_FORMATS",
     "TITLES",
     "neutralise_formulas",
+    "printable",
     "render_report",
     "write_dataset",
 ]
@@ -94,8 +95,14 @@ LABELS: Final = {
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _printable(text: str) -> str:
-    """Show control characters as escapes, so log text cannot drive a terminal."""
+def printable(text: str) -> str:
+    """Show control characters as escapes, so log text cannot drive a terminal.
+
+    Examples
+    --------
+    >>> print(printable("550 " + chr(27) + "]52;c;aGk=" + chr(7) + " no"))
+    550 \\x1b]52;c;aGk=\\x07 no
+    """
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
@@ -108,7 +115,7 @@ def _cell(value: Any, *, markdown: bool) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, str):
-        text = _printable(value)
+        text = printable(value)
         if markdown:
             text = escape_html(text, quote=False).replace("|", "\\|")
             text = re.sub(r"([\\`*_\[\]])", r"\\\1", text)
