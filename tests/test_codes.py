@@ -280,6 +280,17 @@ def test_explain_text_overrides_a_generic_code() -> None:
     assert row["classified_by"] == "text-pattern"
 
 
+def test_explain_reads_a_reply_no_further_than_its_start() -> None:
+    # A reply padded past the scanned length: its start still classifies it,
+    # and a phrase beyond the limit is not read.
+    padding = "5." * parser.SCANNED_CHARS
+    padded = _one(f"550 5.1.1 user unknown {padding}")
+    late = _one(f"550 5.1.1 user unknown {padding} too many recipients this hour")
+
+    assert padded["category"] == late["category"] == "bad-mailbox"
+    assert late["retryable"] is False
+
+
 def test_explain_the_basic_class_decides_permanence() -> None:
     expired = _one("550 4.4.7 Message expired")
     deferred = _one("450 5.1.1 User unknown, try later")

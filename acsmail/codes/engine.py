@@ -106,7 +106,10 @@ def resolve(keys: pl.LazyFrame, *, extract_from_text: bool) -> pl.LazyFrame:
     """
     keys = keys.cache()
     texts = keys.select("_k_text").unique().drop_nulls()
-    texts = texts.with_columns(_k_norm=parser.normalise(pl.col("_k_text"))).cache()
+    # Only a reply's start is scanned: its codes and telling phrases come
+    # first, and a hostile reply of megabytes then costs what a long one does.
+    start = pl.col("_k_text").str.slice(0, parser.SCANNED_CHARS)
+    texts = texts.with_columns(_k_norm=parser.normalise(start)).cache()
     signatures = _signatures(texts.select(pl.col("_k_norm").unique()))
     texts = texts.join(signatures, on="_k_norm", how="left").drop("_k_norm")
     keys = _providers(keys.join(texts, on="_k_text", how="left"))

@@ -31,6 +31,7 @@ __all__ = [
     "BASIC_CODE",
     "ENHANCED_CODE",
     "NOT_APPLICABLE",
+    "SCANNED_CHARS",
     "basic_code",
     "enhanced_code",
     "extract_basic_code",
@@ -42,6 +43,10 @@ __all__ = [
 
 #: What the pipeline writes in the code columns of a delivered row with no code.
 NOT_APPLICABLE: Final = "<not applicable>"
+#: How much of a reply is scanned for codes and phrases. Real replies, even
+#: multi-line ones, say what matters in their first lines; scanning costs
+#: grow with the text, so a hostile reply is read no further than this.
+SCANNED_CHARS: Final = 4096
 
 #: A well-formed code, the whole value (as in the code columns).
 BASIC_CODE: Final = r"^[2-5][0-9][0-9]$"
