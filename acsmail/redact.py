@@ -28,13 +28,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Redactor", "new_key"]
 
-# Generous on purpose: a local part may hold any of RFC 5322's atom characters,
-# and InternetMessageIds use the same shape. It never starts with a quote or a
-# dot, so 'alice@contoso.com' quoted in a message keeps its quotes and gets
-# alice's pseudonym.
+# Generous on purpose: a local part may hold any of RFC 5322's atom characters
+# and, as RFC 6531 allows, any letter or digit of any script; InternetMessageIds
+# use the same shape. It never starts with a quote or a dot, so
+# 'alice@contoso.com' quoted in a message keeps its quotes and gets alice's
+# pseudonym. A domain is a dotted name in any script, or an address literal.
 _ADDRESS: Final = re.compile(
-    r"(?P<local>[A-Za-z0-9!#$%&*+/=?^_`{|}~\-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]*)"
-    r"@(?P<domain>[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)"
+    r"(?P<local>[\w!#$%&*+/=?^`{|}~\-][\w!#$%&'*+/=?^`{|}~.\-]*)"
+    r"@(?P<domain>[\w\-]+(?:\.[\w\-]+)+|\[(?:IPv6:)?[0-9A-Fa-f:.]+\])"
 )
 _DIGEST_CHARS: Final = 12
 _ADDRESS_COLUMNS: Final = ("RecipientId",)

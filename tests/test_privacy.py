@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from acsmail.cli import cli, inspect_command, trace_command
+from acsmail.redact import Redactor
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SAMPLE = FIXTURES / "sample" / "csv"
@@ -358,3 +359,22 @@ def test_rejects_file_uses_the_same_pseudonyms_as_the_output(
     )
     assert rows[1]["record"].startswith(f"{claire},")
     assert rows[1]["record"].count(claire) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("user jörgsecret@example.de unknown", "jörgsecret@example.de"),
+        ("<secreteve@bücher.example>: no such user", "secreteve@bücher.example"),
+        ("550 <secretivy@[192.168.0.1]> rejected", "secretivy@[192.168.0.1]"),
+        ("to secretjo@[IPv6:2001:db8::1] failed", "secretjo@[IPv6:2001:db8::1]"),
+    ],
+)
+def test_redact_text_finds_international_addresses(text: str, address: str) -> None:
+    redactor = Redactor(KEY.encode())
+    redacted = redactor.text(text)
+    local, _, domain = address.rpartition("@")
+    # The same pseudonym as the address column gets, and nothing of the local part.
+    assert redacted == text.replace(address, _pseudonym(address))
+    assert local not in redacted
+    assert domain.lower() in redacted
