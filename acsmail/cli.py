@@ -226,6 +226,22 @@ def _silence_stdout() -> None:
 @contextlib.contextmanager
 def _open_output(path: str) -> Iterator[BinaryIO]:
     """Open the output for binary writing; ``-`` is stdout, left open after."""
+    try:
+        with _opened(path) as out:
+            yield out
+    except pl.exceptions.PolarsError as error:
+        # Polars reports a failed write (a full disk, a closed pipe) as its
+        # own error; it is about the output, not the input.
+        if isinstance(error.__context__, BrokenPipeError):
+            raise error.__context__ from error
+        lines = str(error).strip().splitlines()
+        where = "standard output" if path == "-" else path
+        msg = f"{where}: could not write the output: {lines[0] if lines else error}"
+        raise click.ClickException(printable(msg)) from error
+
+
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[BinaryIO]:
     if path == "-":
         yield sys.stdout.buffer
         return
@@ -240,7 +256,13 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
         yield out  # type: ignore[misc]
 
 
-_REPORT_SUFFIXES: Final = {".md": "markdown", ".json": "json", ".html": "html"}
+_REPORT_SUFFIXES: Final = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+}
 _DATASET_SUFFIXES: Final = {
     ".csv": "csv",
     ".parquet": "parquet",

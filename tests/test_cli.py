@@ -282,8 +282,10 @@ def test_deliveries_rejects_file_is_redacted_and_formula_safe(tmp_path: Path) ->
         ("deliveries", "out.jsonl", b'{"MessageId"'),
         ("deliveries", "out.csv", b"MessageId,"),
         ("report", "out.html", b"<!DOCTYPE html>"),
+        ("report", "out.htm", b"<!DOCTYPE html>"),
         ("report", "out.json", b"{"),
         ("report", "out.md", b"## Inputs"),
+        ("report", "out.markdown", b"## Inputs"),
     ],
 )
 def test_cli_output_suffix_picks_the_format(
