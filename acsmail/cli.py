@@ -34,6 +34,7 @@ from acsmail.render import (
     write_dataset,
 )
 from acsmail.report import SECTIONS, Filters, apply_filters, build_report
+from acsmail.schema import TERMINAL_STATUSES
 from acsmail.trace import SECTIONS as TRACE_SECTIONS
 from acsmail.trace import for_reading, trace
 
@@ -178,7 +179,8 @@ def _tables(
 
 
 def _filters(options: dict[str, Any]) -> Filters:
-    return Filters(
+    """The row filters; a filter that can keep nothing is a usage error."""
+    filters = Filters(
         since=options.pop("since"),
         until=options.pop("until"),
         recipient_domains=options.pop("recipient_domains"),
@@ -186,6 +188,18 @@ def _filters(options: dict[str, Any]) -> Filters:
         statuses=options.pop("statuses"),
         message_ids=options.pop("message_ids"),
     )
+    known = {status.lower() for status in TERMINAL_STATUSES}
+    unknown = [status for status in filters.statuses if status.lower() not in known]
+    if unknown:
+        msg = (
+            f"--status {unknown[0]!r} is no final status; expected one of "
+            f"{', '.join(TERMINAL_STATUSES)}"
+        )
+        raise click.UsageError(msg)
+    if filters.since and filters.until and filters.since > filters.until:
+        msg = "--since is later than --until, so no row could be kept"
+        raise click.UsageError(msg)
+    return filters
 
 
 def _errors_as_click(command: Callable[..., None]) -> Callable[..., None]:

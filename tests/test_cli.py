@@ -196,6 +196,25 @@ def test_deliveries_filters(option: str, value: str, kept: int, export: Path) ->
     assert len(result.stdout.splitlines()) == kept
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--status", "Bouncd"], "--status 'Bouncd' is no final status"),
+        (
+            ["--since", "2026-03-01", "--until", "2026-02-01"],
+            "--since is later than --until",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "deliveries"])
+def test_filters_that_keep_nothing_are_usage_errors(
+    command: str, args: list[str], message: str, export: Path
+) -> None:
+    result = CliRunner().invoke(cli, [command, str(export), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
 def test_explain_json_has_one_object_per_input() -> None:
     result = CliRunner().invoke(
         cli, ["explain", "-f", "json", "5.1.1", "452 4.2.2 full"]
