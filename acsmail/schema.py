@@ -6,6 +6,7 @@ with these types; everything after the readers relies on nothing else.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import polars as pl
@@ -26,6 +27,7 @@ __all__ = [
     "TIME",
     "Table",
     "canonical_name",
+    "local_time_column",
     "table_named",
 ]
 
@@ -234,11 +236,30 @@ _CANONICAL: Final = {
 } | _ALIASES
 
 
+#: The portal writes the time zone of a datetime column after its name.
+_ZONE: Final = re.compile(r"\s*\[[^\]]*\]\s*$")
+
+
+def local_time_column(column: str) -> bool:
+    """Whether a column's name says its times are not UTC (the portal's local view).
+
+    Examples
+    --------
+    >>> local_time_column("TimeGenerated [Local Time]")
+    True
+    >>> local_time_column("TimeGenerated [UTC]")
+    False
+    """
+    zone = _ZONE.search(column.strip().strip('"'))
+    return zone is not None and zone.group().strip(" []").upper() != "UTC"
+
+
 def canonical_name(column: str) -> str | None:
     """Return the canonical name of a source column, or None when acsmail ignores it.
 
-    Names match case-insensitively once a `` [UTC]`` suffix, a ``properties.``
-    prefix and a byte-order mark are stripped.
+    Names match case-insensitively once a time zone suffix (`` [UTC]``,
+    `` [Local Time]``), a ``properties.`` prefix and a byte-order mark are
+    stripped.
 
     Examples
     --------
@@ -250,6 +271,6 @@ def canonical_name(column: str) -> str | None:
     True
     """
     name = column.strip().lstrip("\ufeff").strip().strip('"')
-    name = name.removesuffix("[UTC]").strip()
+    name = _ZONE.sub("", name)
     name = name.removeprefix("properties.").removeprefix("properties_")
     return _CANONICAL.get(name.lower())

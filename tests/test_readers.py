@@ -516,6 +516,23 @@ def test_scan_numbers_out_of_range_reject_their_record_only(tmp_path: Path) -> N
     ]
 
 
+def test_scan_local_time_header_keeps_the_times_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "sends.csv"
+    path.write_text(
+        '"TimeGenerated [Local Time]",CorrelationId,Size,Type\n'
+        '"2026-02-10T15:00:00",m1,0.1,ACSEmailSendMailOperational\n'
+    )
+    inputs = scan([str(path)])
+    (send,) = inputs.collect(lambda current: [normalise(current).send])
+
+    assert send.get_column("TimeGenerated").dt.hour().to_list() == [15]
+    assert [w for w in inputs.warnings if "display time zone" in w] == [
+        f"{path}: column 'TimeGenerated [Local Time]' holds times in the portal's "
+        "display time zone, not UTC; they are read as written, so times and hours "
+        "are off by that zone's offset (durations are not)"
+    ]
+
+
 # --- helpers -------------------------------------------------------------------------
 
 

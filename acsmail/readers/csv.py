@@ -35,7 +35,7 @@ from acsmail.readers._source import (
     rejects_frame,
     sample_time_format,
 )
-from acsmail.schema import SOURCE_LINE
+from acsmail.schema import SOURCE_LINE, local_time_column
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -131,6 +131,13 @@ def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> 
         _time_sample(text, layout, mapping), date_order=date_order, source=file.name
     )
     warnings += time_warnings
+    local = [name for name in mapping if local_time_column(name)]
+    if local:
+        warnings.append(
+            f"{file.name}: column {local[0]!r} holds times in the portal's display "
+            "time zone, not UTC; they are read as written, so times and hours are "
+            "off by that zone's offset (durations are not)"
+        )
     source = _source(file, layout, mapping, time_format)
     source.warnings.extend(warnings)
     file.head = b""
