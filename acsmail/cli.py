@@ -78,7 +78,8 @@ def _input_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--date-order",
             type=click.Choice(["mdy", "dmy"]),
-            help="Day/month order of locale dates when the data cannot tell.",
+            help="Read locale dates as month/day or day/month, whatever the data "
+            "suggests [default: from the data, else month/day].",
         ),
         click.option(
             "--rejects",
