@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import gzip
 import json
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 
 import click
 import polars as pl
@@ -278,6 +279,7 @@ _REPORT_SUFFIXES: Final = {
     ".html": "html",
     ".htm": "html",
 }
+_JSON_SUFFIX: Final = {".json": "json"}
 _DATASET_SUFFIXES: Final = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -509,7 +511,7 @@ def deliveries(
         raise click.UsageError(msg)
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
-    form = form or _form_of(output, _DATASET_SUFFIXES, "csv")
+    form = form or _form_of(output.removesuffix(".gz"), _DATASET_SUFFIXES, "csv")
     options = Options(
         kql_compatible=kql_compatible,
         include_pending=include_pending,
@@ -532,7 +534,13 @@ def deliveries(
         redactor=redactor,
     )
     with _open_output(output) as out:
-        write_dataset(rows, form, out, escape_formulas=not no_escape_formulas)
+        if not output.endswith(".gz"):
+            write_dataset(rows, form, out, escape_formulas=not no_escape_formulas)
+            return
+        with gzip.GzipFile(fileobj=out, mode="wb") as packed:
+            # A GzipFile is a binary stream, though typeshed does not say so.
+            stream = cast("BinaryIO", packed)
+            write_dataset(rows, form, stream, escape_formulas=not no_escape_formulas)
 
 
 @cli.command("inspect", context_settings=CONTEXT)
@@ -543,9 +551,8 @@ def deliveries(
     "--format",
     "form",
     type=click.Choice(REPORT_FORMATS),
-    default="table",
-    show_default=True,
-    help="How to print the findings.",
+    default=None,
+    help="How to print the findings [default: from the -o suffix, else table].",
 )
 @click.option(
     "-o", "--output", default="-", show_default=True, help="Where to write them."
@@ -553,7 +560,7 @@ def deliveries(
 @_errors_as_click
 def inspect_command(
     paths: tuple[str, ...],
-    form: str,
+    form: str | None,
     output: str,
     date_order: str | None,
     rejects_path: str | None,
@@ -561,7 +568,7 @@ def inspect_command(
     quiet: bool,
     **privacy_options: Any,
 ) -> None:
-    """Say what each input file holds: format, records per table, time span, gaps
+    """Say what each input file holds: format, records per table, time span
 
     \b
     Example:
@@ -569,6 +576,7 @@ def inspect_command(
       acsmail inspect exports/ -f json -o inputs.json
     """
     redactor = _redactor(privacy_options)
+    form = form or _form_of(output, _REPORT_SUFFIXES, "table")
     inputs = _read(paths, date_order, quiet)
     found = inspect(inputs, redactor)
     _account_rejects(
@@ -593,9 +601,8 @@ def inspect_command(
     "--format",
     "form",
     type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the trace.",
+    default=None,
+    help="How to print the trace [default: from the -o suffix, else table].",
 )
 @click.option(
     "-o", "--output", default="-", show_default=True, help="Where to write it."
@@ -604,7 +611,7 @@ def inspect_command(
 def trace_command(
     identifier: str,
     paths: tuple[str, ...],
-    form: str,
+    form: str | None,
     output: str,
     date_order: str | None,
     rejects_path: str | None,
@@ -623,6 +630,7 @@ def trace_command(
       acsmail trace frank@gmail.com exports/ -f json -o frank.json
     """
     redactor = _redactor(privacy_options)
+    form = form or _form_of(output, _JSON_SUFFIX, "table")
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
@@ -666,13 +674,14 @@ def trace_command(
     "--format",
     "form",
     type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the explanations.",
+    default=None,
+    help="How to print the explanations [default: from the -o suffix, else table].",
 )
 @click.option("-o", "--output", default="-", show_default=True, help="Where to write.")
 @_errors_as_click
-def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) -> None:
+def explain(
+    replies: tuple[str, ...], host: str | None, form: str | None, output: str
+) -> None:
     """Explain SMTP codes or whole server replies, and say whether to retry
 
     With no argument, reads one reply per line from stdin.
@@ -683,6 +692,7 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
       acsmail explain "421 4.7.28 unusual rate" --host gmail-smtp-in.l.google.com
       acsmail explain -f json < replies.txt
     """
+    form = form or _form_of(output, _JSON_SUFFIX, "table")
     texts = list(replies) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     # Bytes that are not UTF-8 reach Python as lone surrogates; show them as
     # replacement characters rather than fail to print them.

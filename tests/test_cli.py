@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -314,6 +315,38 @@ def test_cli_output_suffix_picks_the_format(
     result = CliRunner().invoke(cli, [command, str(export), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes().startswith(start)
+
+
+def test_deliveries_gz_suffix_writes_gzip(export: Path, tmp_path: Path) -> None:
+    plain, packed = tmp_path / "out.csv", tmp_path / "out.csv.gz"
+    for out in (plain, packed):
+        result = CliRunner().invoke(cli, ["deliveries", str(export), "-o", str(out)])
+        assert result.exit_code == 0, result.stderr
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+    assert plain.read_bytes().startswith(b"MessageId,")
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "start"),
+    [
+        ("inspect", "out.json", "{"),
+        ("inspect", "out.md", "## Inputs"),
+        ("trace", "out.json", "{"),
+        ("explain", "out.json", "["),
+    ],
+)
+def test_other_commands_take_the_format_from_the_suffix(
+    command: str, name: str, start: str, export: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / name
+    args = {
+        "inspect": [str(export)],
+        "trace": ["0F6D3C1E-0000-4000-8000-000000000001", str(export)],
+        "explain": ["550"],
+    }[command]
+    result = CliRunner().invoke(cli, [command, *args, "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text(encoding="utf-8").startswith(start)
 
 
 def test_deliveries_no_classify_leaves_only_the_verdicts_empty(export: Path) -> None:
