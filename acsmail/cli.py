@@ -268,6 +268,12 @@ def _opened(path: str) -> Iterator[BinaryIO]:
     if not target.parent.is_dir():
         msg = f"{path}: the folder {target.parent} does not exist"
         raise click.UsageError(msg)
+    if target.exists() and not target.is_file():
+        # A device or a pipe (/dev/null, a FIFO, /dev/fd/N) is written into;
+        # the atomic write below would rename a regular file over it.
+        with target.open("wb") as out:
+            yield out
+        return
     with click.open_file(path, "wb", atomic=True) as out:
         yield out  # type: ignore[misc]
 
@@ -331,7 +337,7 @@ def _account_rejects(
             # looked up just now is raw, and hashing a pseudonym again would
             # give it a second, different one.
             looked_up = pl.lit(rejects.get_column("record").is_null())
-            fresh = redactor.expr("record", "text")
+            fresh = redactor.expr("record", "record")
             whole = whole.with_columns(
                 pl.when(looked_up)
                 .then(fresh)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -347,6 +350,21 @@ def test_other_commands_take_the_format_from_the_suffix(
     result = CliRunner().invoke(cli, [command, *args, "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     assert out.read_text(encoding="utf-8").startswith(start)
+
+
+def test_output_into_a_pipe_writes_into_it(tmp_path: Path) -> None:
+    # A pipe (or a device such as /dev/null) must be written into, not
+    # replaced by a regular file renamed over it.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = CliRunner().invoke(cli, ["explain", "550", "-f", "json", "-o", str(fifo)])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(received[0])[0]["smtp_code"] == "550"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
 def test_deliveries_no_classify_leaves_only_the_verdicts_empty(export: Path) -> None:

@@ -378,3 +378,26 @@ def test_redact_text_finds_international_addresses(text: str, address: str) -> N
     assert redacted == text.replace(address, _pseudonym(address))
     assert local not in redacted
     assert domain.lower() in redacted
+
+
+def test_rejects_file_hides_the_sender_of_a_rejected_json_record(
+    tmp_path: Path,
+) -> None:
+    record = {
+        "TimeGenerated": "not a time",
+        "CorrelationId": "m1",
+        "SenderUsername": "secretsender",
+        "RecipientId": "ann@contoso.com",
+        "DeliveryStatus": "Delivered",
+        "Type": "ACSEmailStatusUpdateOperational",
+    }
+    path = tmp_path / "status.json"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+    _run("report", str(path), "-q", "--redact", "--redact-key", KEY,
+         "--rejects", str(rejects), "-o", str(tmp_path / "out.json"))  # fmt: skip
+    written = rejects.read_text(encoding="utf-8")
+    sender = _pseudonym("secretsender@x").split("@")[0]
+    assert "secretsender" not in written
+    assert f'""SenderUsername"": ""{sender}""' in written
+    assert _pseudonym("ann@contoso.com") in written
