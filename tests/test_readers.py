@@ -533,6 +533,33 @@ def test_scan_local_time_header_keeps_the_times_and_says_so(tmp_path: Path) -> N
     ]
 
 
+def test_scan_gzip_cut_before_its_first_record_is_a_rejection(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"TimeGenerated": "2026-02-10T14:00:00Z",
+                                "CorrelationId": "m1", "OperationName": "SendMail",
+                                "Size": 0.1}) + "\n")  # fmt: skip
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(gzip.compress(good.read_bytes())[:10])  # the header alone
+    empty = tmp_path / "empty.json.gz"
+    empty.write_bytes(gzip.compress(b""))
+    inputs = scan([str(tmp_path)])
+
+    send, _, _, rejected = _tables([str(tmp_path)], with_rejects=True)
+
+    assert send.height == 1
+    assert rejected.select("file", "line", "reason").rows() == [
+        (
+            str(cut),
+            1,
+            "the compressed file is cut off or damaged before its first record; "
+            "nothing could be read from it",
+        )
+    ]
+    assert [w for w in inputs.warnings if "empty" in w] == [
+        f"{empty}: the file is empty; no records read from it"
+    ]
+
+
 # --- helpers -------------------------------------------------------------------------
 
 

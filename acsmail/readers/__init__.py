@@ -21,6 +21,7 @@ from acsmail.readers._files import (
     WHOLE_BYTES,
     InputFile,
     Spool,
+    read_all,
     read_head,
 )
 from acsmail.readers._limits import check_inflated, inflate_cap
@@ -60,6 +61,10 @@ __all__ = [
 # Polars reports malformed content as its own errors, and a compressed file
 # that ends early as an OSError.
 _SCAN_ERRORS = (pl.exceptions.PolarsError, OSError)
+_DAMAGED_GZIP: Final = (
+    "the compressed file is cut off or damaged before its first record; "
+    "nothing could be read from it"
+)
 _LINE_FORMS: Final = frozenset({"ndjson", "records"})
 #: Bytes of small files kept from sniffing for the scan, at most.
 _KEPT_BYTES: Final = 256 * 1024 * 1024
@@ -167,19 +172,28 @@ def _empty(file: InputFile) -> Source:
     """A file with nothing in it: zero records and a word to the user.
 
     A storage tree often holds an empty blob (an hour with no mail), and one
-    such file should not stop the report on all the others.
+    such file should not stop the report on all the others. A compressed file
+    that gives nothing because it is cut off or damaged before its first
+    record is not empty: that counts as one rejection.
     """
     records = empty_records(file.name)
+    damaged = file.compressed and read_all(file.path)[1]
+    rejects = [(1, _DAMAGED_GZIP, "")] if damaged else []
     source = Source(
         file.path,
         "empty",
         frozenset(),
         fast=lambda: records,
-        careful=lambda: Careful(records.collect(), rejects_frame(file.name, [])),
+        careful=lambda: Careful(records.collect(), rejects_frame(file.name, rejects)),
         hint=file.hint,
         display=file.name,
     )
-    source.warnings.append(f"{file.name}: the file is empty; no records read from it")
+    if damaged:
+        source.use_careful()
+    else:
+        source.warnings.append(
+            f"{file.name}: the file is empty; no records read from it"
+        )
     return source
 
 
