@@ -528,8 +528,9 @@ def test_scan_local_time_header_keeps_the_times_and_says_so(tmp_path: Path) -> N
     assert send.get_column("TimeGenerated").dt.hour().to_list() == [15]
     assert [w for w in inputs.warnings if "display time zone" in w] == [
         f"{path}: column 'TimeGenerated [Local Time]' holds times in the portal's "
-        "display time zone, not UTC; they are read as written, so times and hours "
-        "are off by that zone's offset (durations are not)"
+        "display time zone, not UTC; they are read as if UTC, so times and hours "
+        "are off by that zone's offset, and so are durations to records from files "
+        "in another zone"
     ]
 
 

@@ -135,8 +135,9 @@ def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> 
     if local:
         warnings.append(
             f"{file.name}: column {local[0]!r} holds times in the portal's display "
-            "time zone, not UTC; they are read as written, so times and hours are "
-            "off by that zone's offset (durations are not)"
+            "time zone, not UTC; they are read as if UTC, so times and hours are "
+            "off by that zone's offset, and so are durations to records from "
+            "files in another zone"
         )
     source = _source(file, layout, mapping, time_format)
     source.warnings.extend(warnings)
