@@ -34,9 +34,11 @@ __all__ = ["Redactor", "new_key"]
 # 'alice@contoso.com' quoted in a message keeps its quotes and gets alice's
 # pseudonym. A domain is a dotted name in any script, or an address literal.
 # A local part has at most 64 characters (RFC 5321): the bound also keeps a
-# long run of word characters from being rescanned from every position.
+# long run of word characters from being rescanned from every position. "/",
+# "?", "&" and "=", allowed but rare in mailboxes, are left out so that an
+# address in a link's query (unsubscribe?email=ann@x.com) leaves the link.
 _ADDRESS: Final = re.compile(
-    r"(?P<local>[\w!#$%&*+/=?^`{|}~\-][\w!#$%&'*+/=?^`{|}~.\-]{0,63})"
+    r"(?P<local>[\w!#$%*+^`{|}~\-][\w!#$%'*+^`{|}~.\-]{0,63})"
     r"@(?P<domain>[\w\-]+(?:\.[\w\-]+)+|\[(?:IPv6:)?[0-9A-Fa-f:.]+\])"
 )
 _DIGEST_CHARS: Final = 12

@@ -368,6 +368,7 @@ def test_rejects_file_uses_the_same_pseudonyms_as_the_output(
         ("<secreteve@bücher.example>: no such user", "secreteve@bücher.example"),
         ("550 <secretivy@[192.168.0.1]> rejected", "secretivy@[192.168.0.1]"),
         ("to secretjo@[IPv6:2001:db8::1] failed", "secretjo@[IPv6:2001:db8::1]"),
+        ("https://contoso.com/unsub?e=josé@example.com&x=1", "josé@example.com"),
     ],
 )
 def test_redact_text_finds_international_addresses(text: str, address: str) -> None:
