@@ -296,8 +296,28 @@ _DATASET_SUFFIXES: Final = {
 
 
 def _form_of(output: str, suffixes: dict[str, str], default: str) -> str:
-    """The format an output file's name asks for, when ``-f`` is not given."""
-    return suffixes.get(Path(output).suffix.lower(), default)
+    """The format an output file's name asks for, when ``-f`` is not given.
+
+    A name whose suffix is a format this command cannot write (a report to
+    ``.csv``, a dataset to ``.html``) is a usage error rather than a file
+    that does not hold what its name says.
+    """
+    suffix = Path(output).suffix.lower()
+    if suffix in suffixes:
+        return suffixes[suffix]
+    if suffix in _KNOWN_SUFFIXES:
+        known = ", ".join(sorted(suffixes))
+        msg = (
+            f"-o {output}: this command cannot write {suffix} files; name the "
+            f"output with one of {known}, or choose the format with -f"
+        )
+        raise click.UsageError(msg)
+    return default
+
+
+_KNOWN_SUFFIXES: Final = frozenset(
+    [*_REPORT_SUFFIXES, *_DATASET_SUFFIXES, ".gz", ".xlsx", ".tsv"]
+)
 
 
 def _warn(message: str, *, quiet: bool) -> None:

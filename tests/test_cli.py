@@ -352,6 +352,20 @@ def test_other_commands_take_the_format_from_the_suffix(
     assert out.read_text(encoding="utf-8").startswith(start)
 
 
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [("report", "out.csv"), ("report", "out.csv.gz"), ("deliveries", "out.html")],
+)
+def test_output_suffix_of_a_format_the_command_lacks_is_a_usage_error(
+    command: str, name: str, export: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / name
+    result = CliRunner().invoke(cli, [command, str(export), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "this command cannot write" in result.stderr
+    assert not out.exists()
+
+
 def test_output_into_a_pipe_writes_into_it(tmp_path: Path) -> None:
     # A pipe (or a device such as /dev/null) must be written into, not
     # replaced by a regular file renamed over it.
