@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -413,3 +414,17 @@ def test_warnings_and_errors_quote_hostile_values_escaped(tmp_path: Path) -> Non
     )
     for text in (warned.stderr, stopped.stderr):
         assert not any(char in text for char in "\x1b\x07\x9b")
+
+
+def test_a_file_name_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    # The byte 0xff, as the file system holds it, in a name Python carries.
+    path = tmp_path / os.fsdecode(b"\xffexport.json")
+    path.write_text('{"TimeGenerated": "2026-02-10T14:00:00Z", "Size": 1}\n')
+
+    result = _cli("inspect", str(tmp_path))
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {tmp_path}/\\xffexport.json: the file name is not valid UTF-8; "
+        "rename the file to read it\n"
+    )

@@ -10,6 +10,7 @@ failed run.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
@@ -115,6 +116,13 @@ def open_source(
     InputError
         When the file is not an export acsmail can read.
     """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError as error:
+        # Polars takes paths as UTF-8 text; such a name would fail inside it.
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        msg = f"{shown}: the file name is not valid UTF-8; rename the file to read it"
+        raise InputError(msg) from error
     own = spool is None
     spool = spool or Spool()
     try:
