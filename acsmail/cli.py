@@ -40,7 +40,7 @@ from acsmail.trace import SECTIONS as TRACE_SECTIONS
 from acsmail.trace import for_reading, trace
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
 CONTEXT: Final = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 #: From this many files on, preparing them shows a progress bar on a terminal.
@@ -320,6 +320,44 @@ _KNOWN_SUFFIXES: Final = frozenset(
 )
 
 
+_TEXT_FORMATS: Final = ("table", "json")
+
+
+def _output_options(
+    choices: Sequence[str],
+    suffixes: dict[str, str],
+    default: str,
+    what: str,
+    *,
+    compressible: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-f`` and ``-o``; without ``-f`` the format comes from the -o suffix.
+
+    With ``compressible``, a ``.gz`` after the suffix is looked through.
+    """
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, form: str | None, output: str, **kwargs: Any) -> Any:
+            named = output.removesuffix(".gz") if compressible else output
+            form = form or _form_of(named, suffixes, default)
+            return command(*args, form=form, output=output, **kwargs)
+
+        with_output = click.option(
+            "-o", "--output", default="-", show_default=True, help="Where to write it."
+        )(wrapper)
+        return click.option(
+            "-f",
+            "--format",
+            "form",
+            type=click.Choice(choices),
+            default=None,
+            help=f"{what} [default: from the -o suffix, else {default}].",
+        )(with_output)
+
+    return decorate
+
+
 def _warn(message: str, *, quiet: bool) -> None:
     # Warnings quote log values and file names: neither may drive the terminal.
     if not quiet:
@@ -418,22 +456,11 @@ def cli() -> None:
 @_input_options
 @_filter_options
 @_privacy_options
-@click.option(
-    "-f",
-    "--format",
-    "form",
-    type=click.Choice(REPORT_FORMATS),
-    default=None,
-    show_default=False,
-    help="How to print the report [default: from the -o suffix, else table].",
-)
-@click.option(
-    "-o", "--output", default="-", show_default=True, help="Where to write it."
-)
+@_output_options(REPORT_FORMATS, _REPORT_SUFFIXES, "table", "How to print the report")
 @_errors_as_click
 def report(
     paths: tuple[str, ...],
-    form: str | None,
+    form: str,
     output: str,
     date_order: str | None,
     rejects_path: str | None,
@@ -450,7 +477,6 @@ def report(
     """
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
-    form = form or _form_of(output, _REPORT_SUFFIXES, "table")
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
@@ -478,17 +504,12 @@ def report(
 @_input_options
 @_filter_options
 @_privacy_options
-@click.option(
-    "-f",
-    "--format",
-    "form",
-    type=click.Choice(DATASET_FORMATS),
-    default=None,
-    show_default=False,
-    help="The file format of the dataset [default: from the -o suffix, else csv].",
-)
-@click.option(
-    "-o", "--output", default="-", show_default=True, help="Where to write it."
+@_output_options(
+    DATASET_FORMATS,
+    _DATASET_SUFFIXES,
+    "csv",
+    "The file format of the dataset",
+    compressible=True,
 )
 @click.option(
     "--kql-compatible",
@@ -513,7 +534,7 @@ def report(
 @_errors_as_click
 def deliveries(
     paths: tuple[str, ...],
-    form: str | None,
+    form: str,
     output: str,
     kql_compatible: bool,
     include_pending: bool,
@@ -537,7 +558,6 @@ def deliveries(
         raise click.UsageError(msg)
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
-    form = form or _form_of(output.removesuffix(".gz"), _DATASET_SUFFIXES, "csv")
     options = Options(
         kql_compatible=kql_compatible,
         include_pending=include_pending,
@@ -572,21 +592,11 @@ def deliveries(
 @cli.command("inspect", context_settings=CONTEXT)
 @_input_options
 @_privacy_options
-@click.option(
-    "-f",
-    "--format",
-    "form",
-    type=click.Choice(REPORT_FORMATS),
-    default=None,
-    help="How to print the findings [default: from the -o suffix, else table].",
-)
-@click.option(
-    "-o", "--output", default="-", show_default=True, help="Where to write them."
-)
+@_output_options(REPORT_FORMATS, _REPORT_SUFFIXES, "table", "How to print the findings")
 @_errors_as_click
 def inspect_command(
     paths: tuple[str, ...],
-    form: str | None,
+    form: str,
     output: str,
     date_order: str | None,
     rejects_path: str | None,
@@ -602,7 +612,6 @@ def inspect_command(
       acsmail inspect exports/ -f json -o inputs.json
     """
     redactor = _redactor(privacy_options)
-    form = form or _form_of(output, _REPORT_SUFFIXES, "table")
     inputs = _read(paths, date_order, quiet)
     found = inspect(inputs, redactor)
     _account_rejects(
@@ -622,22 +631,12 @@ def inspect_command(
 @click.argument("identifier", metavar="ID")
 @_input_options
 @_privacy_options
-@click.option(
-    "-f",
-    "--format",
-    "form",
-    type=click.Choice(["table", "json"]),
-    default=None,
-    help="How to print the trace [default: from the -o suffix, else table].",
-)
-@click.option(
-    "-o", "--output", default="-", show_default=True, help="Where to write it."
-)
+@_output_options(_TEXT_FORMATS, _JSON_SUFFIX, "table", "How to print the trace")
 @_errors_as_click
 def trace_command(
     identifier: str,
     paths: tuple[str, ...],
-    form: str | None,
+    form: str,
     output: str,
     date_order: str | None,
     rejects_path: str | None,
@@ -656,7 +655,6 @@ def trace_command(
       acsmail trace frank@gmail.com exports/ -f json -o frank.json
     """
     redactor = _redactor(privacy_options)
-    form = form or _form_of(output, _JSON_SUFFIX, "table")
     inputs = _read(paths, date_order, quiet)
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
@@ -695,19 +693,9 @@ def trace_command(
 @click.option(
     "--host", help="The recipient's mail-server host, to pick provider rules."
 )
-@click.option(
-    "-f",
-    "--format",
-    "form",
-    type=click.Choice(["table", "json"]),
-    default=None,
-    help="How to print the explanations [default: from the -o suffix, else table].",
-)
-@click.option("-o", "--output", default="-", show_default=True, help="Where to write.")
+@_output_options(_TEXT_FORMATS, _JSON_SUFFIX, "table", "How to print the explanations")
 @_errors_as_click
-def explain(
-    replies: tuple[str, ...], host: str | None, form: str | None, output: str
-) -> None:
+def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) -> None:
     """Explain SMTP codes or whole server replies, and say whether to retry
 
     With no argument, reads one reply per line from stdin.
@@ -718,7 +706,6 @@ def explain(
       acsmail explain "421 4.7.28 unusual rate" --host gmail-smtp-in.l.google.com
       acsmail explain -f json < replies.txt
     """
-    form = form or _form_of(output, _JSON_SUFFIX, "table")
     texts = list(replies) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     # Bytes that are not UTF-8 reach Python as lone surrogates; show them as
     # replacement characters rather than fail to print them.
