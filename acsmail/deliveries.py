@@ -64,7 +64,17 @@ _PROVENANCE: Final = (SOURCE_FILE, SOURCE_LINE)
 _HAS_SEND: Final = "_has_send"
 _HAS_STATUS: Final = "_has_status"
 _TIED: Final = "_tied"
-_SEND_RECORDS: Final = "_send_records"
+_SIZE: Final = "_size"
+_SHARED: Final = "_shared"
+#: Fields that every copy of a record shares, and that few records share
+#: otherwise: cheap to group by before comparing whole records.
+_CHEAP_FIELDS: Final = (
+    "CorrelationId",
+    "RecipientId",
+    "TimeGenerated",
+    "DeliveryStatus",
+    "EngagementType",
+)
 _ROW: Final = "_row"
 _RANK: Final = "_rank"
 
@@ -143,10 +153,24 @@ class Deliveries:
 
 
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Merge records identical in every canonical field, wherever they came from."""
+    """Merge records identical in every canonical field, wherever they came from.
+
+    Records are first grouped by a few cheap fields (message, recipient, time,
+    status); only those that share them with another record can be
+    duplicates, and only those are compared field by field. The first of each
+    set of duplicates is kept; the order of the records is not.
+    """
     names = lf.collect_schema().names()
     subset = [name for name in names if name not in _PROVENANCE]
-    return lf.unique(subset=subset, keep="first", maintain_order=True)
+    cheap = [name for name in _CHEAP_FIELDS if name in names]
+    if not cheap:
+        return lf.unique(subset=subset, keep="first", maintain_order=True)
+    marked = lf.with_columns((pl.len().over(cheap) > 1).alias(_SHARED)).cache()
+    alone = marked.filter(~pl.col(_SHARED))
+    shared = marked.filter(pl.col(_SHARED)).unique(
+        subset=subset, keep="first", maintain_order=True
+    )
+    return pl.concat([alone, shared]).drop(_SHARED)
 
 
 def _count(lf: pl.LazyFrame, name: str) -> pl.LazyFrame:
@@ -159,54 +183,59 @@ def _difference(a: pl.LazyFrame, b: pl.LazyFrame, name: str) -> pl.LazyFrame:
 
 
 def _first_of_each(
-    lf: pl.LazyFrame,
-    keys: list[str],
-    order: list[str],
-    descending: list[bool],
-    *extra: pl.Expr,
+    lf: pl.LazyFrame, keys: list[str], order: list[str], descending: list[bool]
 ) -> pl.LazyFrame:
-    """The first record of each group under an order, with ``extra`` per group.
+    """The first record of each group under an order.
 
-    Only each group's row number is sorted, and the winning rows are then
-    fetched by it: sorting every column within every group costs many times
-    more.
+    ``lf`` carries ``_SIZE``, the number of records in each one's group, and
+    is read twice, so it should be cached. A record alone in its group wins
+    as it is. Of the others only the row numbers are sorted, within each
+    group, and the winners fetched by them: sorting every column costs many
+    times more.
     """
-    numbered = lf.with_row_index(_ROW)
+    alone = lf.filter(pl.col(_SIZE) == 1)
+    numbered = lf.filter(pl.col(_SIZE) > 1).with_row_index(_ROW)
     winners = numbered.group_by(keys).agg(
-        pl.col(_ROW).sort_by(order, descending=descending, nulls_last=True).first(),
-        *extra,
+        pl.col(_ROW).sort_by(order, descending=descending, nulls_last=True).first()
     )
-    return numbered.join(
+    contested = numbered.join(
         winners.drop(keys), on=_ROW, how="inner", maintain_order="left"
     ).drop(_ROW)
+    return pl.concat([alone, contested]).drop(_SIZE)
 
 
 def _final_statuses(status: pl.LazyFrame) -> pl.LazyFrame:
-    """The latest terminal status of each recipient of each message."""
+    """The latest terminal status of each recipient of each message.
+
+    Only the records at their group's latest time can win, and most groups
+    have one: the tie-break order is applied to the rest alone.
+    """
     keys = ["CorrelationId", "RecipientId", "ResourceId"]
     terminal = status.filter(
         pl.col("RecipientId").is_not_null()
         & pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES)
     )
+    time = pl.col("TimeGenerated")
+    latest = time.max().over(keys)
+    # A group whose times are all missing has no latest time: all of it
+    # competes, ordered by the tie-break alone.
+    contenders = terminal.filter((time == latest) | latest.is_null())
+    sized = contenders.with_columns(pl.len().over(keys).alias(_SIZE))
     rank = pl.col("DeliveryStatus").replace_strict(_TIE_RANK, return_dtype=pl.Int8)
-    order = ["TimeGenerated", "SmtpStatusCode", "EnhancedSmtpStatusCode"]
+    order = [_RANK, "SmtpStatusCode", "EnhancedSmtpStatusCode"]
     order += ["FailureMessage", SOURCE_FILE, SOURCE_LINE]
-    latest = pl.col("TimeGenerated").max()
-    return _first_of_each(
-        terminal.with_columns(rank.alias(_RANK)),
-        keys,
-        [order[0], _RANK, *order[1:]],
-        [True, False, False, False, False, False, False],
-        ((pl.col("TimeGenerated") == latest).sum() > 1).alias(_TIED),
-    ).drop(_RANK)
+    ranked = sized.with_columns(
+        ((pl.col(_SIZE) > 1) & time.is_not_null()).alias(_TIED),
+        rank.alias(_RANK),
+    ).cache()
+    return _first_of_each(ranked, keys, order, [False] * len(order)).drop(_RANK)
 
 
 def _earliest_sends(send: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """One send per message: the earliest record, and how many there were."""
+    """One send per message: the earliest record."""
     order = ["TimeGenerated", SOURCE_FILE, SOURCE_LINE]
-    return _first_of_each(
-        send, keys, order, [False] * len(order), pl.len().alias(_SEND_RECORDS)
-    )
+    sized = send.with_columns(pl.len().over(keys).alias(_SIZE)).cache()
+    return _first_of_each(sized, keys, order, [False] * len(order))
 
 
 def _status_side(final: pl.LazyFrame) -> pl.LazyFrame:
