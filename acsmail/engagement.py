@@ -55,18 +55,25 @@ def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
         are not counted here.
     """
     kind = pl.col("EngagementType")
+    view, click = kind == "View", kind == "Click"
+    time = pl.col("TimeGenerated")
+    # Plain sums and minimums over prepared columns: a group_by runs those in
+    # one pass, where a filter inside an aggregation is evaluated per group.
     events = (
         _keyed(dedupe(engagement), "CorrelationId")
         .filter(pl.col("_recipient").is_not_null())
+        .select(
+            *_KEYS,
+            view.alias("views"),
+            click.alias("clicks"),
+            (view & pl.col("UserAgent").str.contains(IMAGE_PROXY)).alias("proxy_views"),
+            pl.when(view).then(time).alias("first_view"),
+            pl.when(click).then(time).alias("first_click"),
+        )
         .group_by(_KEYS)
         .agg(
-            (kind == "View").sum().alias("views"),
-            (kind == "Click").sum().alias("clicks"),
-            ((kind == "View") & pl.col("UserAgent").str.contains(IMAGE_PROXY))
-            .sum()
-            .alias("proxy_views"),
-            pl.col("TimeGenerated").filter(kind == "View").min().alias("first_view"),
-            pl.col("TimeGenerated").filter(kind == "Click").min().alias("first_click"),
+            pl.col("views", "clicks", "proxy_views").sum(),
+            pl.col("first_view", "first_click").min(),
         )
     )
     final = rows.filter(

@@ -484,17 +484,21 @@ def _mail_servers(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _delivered_engagement(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
+    """Views and clicks of each delivered recipient, for both engagement sections."""
+    return per_recipient(
+        rows.filter(pl.col("FinalDeliveryStatus") == "Delivered"), engagement
+    ).cache()
+
+
 def _engagement(
-    rows: pl.LazyFrame, engagement: pl.LazyFrame, key: pl.Expr, name: str
+    delivered: pl.LazyFrame, engagement: pl.LazyFrame, key: pl.Expr, name: str
 ) -> pl.LazyFrame:
     """Open and click rates of delivered mail, grouped by ``key``.
 
     The section is empty when the export has no engagement records at all:
     tracking is off by default, and rates of zero would then mislead.
     """
-    delivered = per_recipient(rows, engagement).filter(
-        pl.col("FinalDeliveryStatus") == "Delivered"
-    )
     recorded = engagement.select(pl.len().alias("_records"))
     return (
         delivered.group_by(key.alias(name))
@@ -529,23 +533,31 @@ def _engagement(
 
 def inputs_per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
     """Per file: its form, records per table, rejected, unclassified, time span."""
-    records = pl.concat(
+    # Each table is summed up on its own, and only the small sums are joined.
+    tables_by_name = {
+        "send": tables.send,
+        "status": tables.status,
+        "engagement": tables.engagement,
+    }
+    sums = pl.concat(
         [
-            lf.select(SOURCE_FILE, "TimeGenerated", pl.lit(name).alias("table"))
-            for name, lf in (
-                ("send", tables.send),
-                ("status", tables.status),
-                ("engagement", tables.engagement),
+            lf.group_by(SOURCE_FILE).agg(
+                *(
+                    (pl.len() if table == name else pl.lit(0))
+                    .cast(pl.Int64)
+                    .alias(name)
+                    for name in tables_by_name
+                ),
+                pl.col("TimeGenerated").min().alias("first"),
+                pl.col("TimeGenerated").max().alias("last"),
             )
+            for table, lf in tables_by_name.items()
         ]
     )
-    per_file = records.group_by(pl.col(SOURCE_FILE).cast(pl.String).alias("file")).agg(
-        *(
-            (pl.col("table") == name).sum().alias(name)
-            for name in ("send", "status", "engagement")
-        ),
-        pl.col("TimeGenerated").min().alias("first"),
-        pl.col("TimeGenerated").max().alias("last"),
+    per_file = sums.group_by(pl.col(SOURCE_FILE).cast(pl.String).alias("file")).agg(
+        pl.col(*tables_by_name).sum(),
+        pl.col("first").min(),
+        pl.col("last").max(),
     )
     rejected = tables.rejected.group_by("file").agg(pl.len().alias("rejected"))
     unclassified = tables.unclassified.group_by("file").agg(
@@ -678,6 +690,7 @@ def build_report(
         The sections, in the order of ``SECTIONS``.
     """
     rows = apply_filters(deliveries.rows, filters)
+    delivered = _delivered_engagement(rows, tables.engagement)
     sections = {
         "inputs": inputs_per_file(inputs, tables),
         "absent_columns": _absent(tables),
@@ -696,8 +709,10 @@ def build_report(
         "hourly_outcomes": _hourly_outcomes(rows),
         "mail_servers": _mail_servers(rows),
         "engagement": _engagement(
-            rows, tables.engagement, pl.col("RecipientDomain"), "domain"
+            delivered, tables.engagement, pl.col("RecipientDomain"), "domain"
         ),
-        "engagement_senders": _engagement(rows, tables.engagement, _sender(), "sender"),
+        "engagement_senders": _engagement(
+            delivered, tables.engagement, _sender(), "sender"
+        ),
     }
     return {name: sections[name] for name in SECTIONS}
