@@ -173,6 +173,30 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([alone, shared]).drop(_SHARED)
 
 
+def _merged_in_memory(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``dedupe`` of a table in memory, as a filter over it rather than a copy.
+
+    A copy of every kept record would hold the table twice at the run's
+    peak; which records are kept takes one bit each.
+    """
+    names = lf.collect_schema().names()
+    cheap = [name for name in _CHEAP_FIELDS if name in names]
+    if not cheap:
+        return dedupe(lf).collect(engine=ENGINE).lazy()
+    subset = [name for name in names if name not in _PROVENANCE]
+    shared = lf.select(pl.len().over(cheap) > 1).collect(engine=ENGINE).to_series()
+    first = (
+        lf.with_row_index(_ROW)
+        .filter(pl.lit(shared))
+        .unique(subset=subset, keep="first", maintain_order=True)
+        .select(_ROW)
+        .collect(engine=ENGINE)
+        .to_series()
+    )
+    kept = (~shared).scatter(first, True)
+    return lf.filter(pl.lit(kept))
+
+
 def _count(lf: pl.LazyFrame, name: str) -> pl.LazyFrame:
     return lf.select(pl.len().cast(pl.Int64).alias(name))
 
@@ -388,8 +412,12 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         # The dataset and its counts start from the same merged records.
         return lf.collect(engine=ENGINE).lazy() if options.in_memory else lf.cache()
 
-    send = shared(dedupe(tables.send))
-    status = shared(dedupe(tables.status))
+    if options.in_memory:
+        send = _merged_in_memory(tables.send)
+        status = _merged_in_memory(tables.status)
+    else:
+        send = shared(dedupe(tables.send))
+        status = shared(dedupe(tables.status))
     earliest = shared(_earliest_sends(send, ["CorrelationId", "ResourceId"]))
     final = _status_side(_final_statuses(status))
     sends = _send_side(earliest)
