@@ -17,14 +17,19 @@ import click
 import polars as pl
 
 from acsmail import __version__, codes
-from acsmail.convert import conversion_plans
+from acsmail.convert import (
+    conversion_plans,
+    forget_basis,
+    save_basis,
+    saved_basis,
+)
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.errors import AcsmailError, RejectedRecordError
 from acsmail.generate import FORMS as GENERATED_FORMS
 from acsmail.generate import generate as generate_export
 from acsmail.inspect import inspect
 from acsmail.normalise import Tables, normalise, read_tables
-from acsmail.readers import Inputs, scan
+from acsmail.readers import ENGINE, Inputs, scan
 from acsmail.redact import Redactor, new_key
 from acsmail.render import (
     DATASET_FORMATS,
@@ -34,7 +39,14 @@ from acsmail.render import (
     render_report,
     write_dataset,
 )
-from acsmail.report import SECTIONS, Filters, apply_filters, build_report
+from acsmail.report import (
+    SECTIONS,
+    Basis,
+    Filters,
+    apply_filters,
+    build_report,
+    report_basis,
+)
 from acsmail.schema import TERMINAL_STATUSES
 from acsmail.trace import SECTIONS as TRACE_SECTIONS
 from acsmail.trace import for_reading, trace
@@ -278,6 +290,9 @@ def _opened(path: str) -> Iterator[BinaryIO]:
         yield out  # type: ignore[misc]
 
 
+#: How a report (and convert, which saves what a report starts from) builds
+#: its deliveries: pending messages in, rows unsorted, shared steps in memory.
+_REPORT_OPTIONS: Final = Options(include_pending=True, ordered=False, in_memory=True)
 _REPORT_SUFFIXES: Final = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -452,6 +467,40 @@ def cli() -> None:
     """
 
 
+def _basis(current: Inputs, redactor: Redactor | None) -> tuple[Tables, Basis]:
+    """The tables of the files, and the report basis built from them in memory."""
+    tables = _tables(current, redactor, in_memory=True)
+    deliveries = build_deliveries(tables, _REPORT_OPTIONS).collected()
+    return tables, report_basis(current, tables, deliveries)
+
+
+def _report_frames(
+    inputs: Inputs,
+    redactor: Redactor | None,
+    filters: Filters,
+    *,
+    rejects_path: str | None,
+    strict: bool,
+    quiet: bool,
+) -> list[pl.DataFrame]:
+    """Every section of the report, computed from the files."""
+
+    def plans(current: Inputs) -> list[pl.LazyFrame]:
+        tables, basis = _basis(current, redactor)
+        return [tables.rejected, *build_report(basis, filters).values()]
+
+    rejects, *frames = inputs.collect(plans)
+    _account_rejects(
+        rejects,
+        path=rejects_path,
+        strict=strict,
+        quiet=quiet,
+        inputs=inputs,
+        redactor=redactor,
+    )
+    return frames
+
+
 @cli.command(context_settings=CONTEXT)
 @_input_options
 @_filter_options
@@ -477,24 +526,24 @@ def report(
     """
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
-    inputs = _read(paths, date_order, quiet)
-
-    def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = _tables(current, redactor, in_memory=True)
-        options = Options(include_pending=True, ordered=False, in_memory=True)
-        deliveries = build_deliveries(tables, options).collected()
-        sections = build_report(current, tables, deliveries, filters)
-        return [tables.rejected, *sections.values()]
-
-    rejects, *frames = inputs.collect(plans)
-    _account_rejects(
-        rejects,
-        path=rejects_path,
-        strict=strict,
-        quiet=quiet,
-        inputs=inputs,
-        redactor=redactor,
-    )
+    saved = None
+    if redactor is None and rejects_path is None and not strict:
+        # What convert saved is used as it is; pseudonyms, the rejects file
+        # and --strict need the records themselves.
+        saved, warning = saved_basis(paths)
+        if warning is not None:
+            _warn(warning, quiet=quiet)
+    if saved is not None:
+        frames = pl.collect_all(build_report(saved, filters).values(), engine=ENGINE)
+    else:
+        frames = _report_frames(
+            _read(paths, date_order, quiet),
+            redactor,
+            filters,
+            rejects_path=rejects_path,
+            strict=strict,
+            quiet=quiet,
+        )
     text = render_report(dict(zip(SECTIONS, frames, strict=True)), form)
     with _open_output(output) as out:
         out.write(text.encode())
@@ -754,16 +803,22 @@ def convert(
     """
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
+    forget_basis(target)
     inputs = _read(paths, date_order, quiet)
+    names: list[str] = []
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
-        tables = read_tables(current)
-        return [tables.rejected, *conversion_plans(tables, target)]
+        tables, basis = _basis(current, None)
+        frames = basis.frames()
+        names[:] = frames
+        sinks = conversion_plans(tables, target)
+        return [tables.rejected, *frames.values(), *sinks]
 
-    rejects, *_ = inputs.collect(plans)
+    rejects, *frames = inputs.collect(plans)
     _account_rejects(
         rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
     )
+    save_basis(dict(zip(names, frames, strict=False)), target)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -3,22 +3,45 @@
 Parsing text is most of what a report costs. Written once as typed Parquet, with
 each table's name in its ``Type`` column, an export reads back many times faster,
 and every command accepts the folder like any other export.
+
+Beside the tables, in a hidden ``.acsmail`` folder that no command reads as an
+export, ``convert`` also saves what a report is computed from (``Basis``: the
+deliveries and a few figures of the tables), with the size and modification
+time of each table file. A report on that folder alone, while its tables are
+unchanged, starts from the saved basis instead of building the deliveries
+again.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from acsmail.report import Basis
 from acsmail.schema import ENGAGEMENT, SEND, STATUS
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Sequence
 
     from acsmail.normalise import Tables
 
-__all__ = ["conversion_plans"]
+__all__ = [
+    "BASIS_FOLDER",
+    "conversion_plans",
+    "forget_basis",
+    "save_basis",
+    "saved_basis",
+]
+
+#: The hidden folder, inside a converted export, that holds the report basis.
+BASIS_FOLDER: Final = ".acsmail"
+_MANIFEST: Final = "basis.json"
+#: Raised whenever what the basis holds changes, so an older one is not used.
+_LAYOUT: Final = 1
+_TABLES: Final = (SEND, STATUS, ENGAGEMENT)
 
 
 def conversion_plans(tables: Tables, directory: Path) -> list[pl.LazyFrame]:
@@ -37,11 +60,77 @@ def conversion_plans(tables: Tables, directory: Path) -> list[pl.LazyFrame]:
         One sink per table, to be collected together.
     """
     plans = []
-    for table, lf in (
-        (SEND, tables.send),
-        (STATUS, tables.status),
-        (ENGAGEMENT, tables.engagement),
+    for table, lf in zip(
+        _TABLES, (tables.send, tables.status, tables.engagement), strict=True
     ):
         data = lf.select(*table.schema, pl.lit(table.name).alias("Type"))
         plans.append(data.sink_parquet(directory / f"{table.name}.parquet", lazy=True))
     return plans
+
+
+def _stamps(directory: Path) -> dict[str, list[int]] | None:
+    """Size and modification time of each table file, if all of them exist."""
+    stamps = {}
+    for table in _TABLES:
+        try:
+            stat = (directory / f"{table.name}.parquet").stat()
+        except OSError:
+            return None
+        stamps[table.name] = [stat.st_size, stat.st_mtime_ns]
+    return stamps
+
+
+def forget_basis(directory: Path) -> None:
+    """Remove a saved basis's manifest, before the tables it describes change."""
+    (directory / BASIS_FOLDER / _MANIFEST).unlink(missing_ok=True)
+
+
+def save_basis(frames: dict[str, pl.DataFrame], directory: Path) -> None:
+    """Save a report basis beside the tables just written to ``directory``.
+
+    Parameters
+    ----------
+    frames
+        The collected frames of a ``Basis``, by the names of ``Basis.frames``.
+    directory
+        The folder the tables were written to.
+    """
+    folder = directory / BASIS_FOLDER
+    folder.mkdir(exist_ok=True)
+    for name, frame in frames.items():
+        frame.write_parquet(folder / f"{name}.parquet")
+    # The manifest comes last: without it, a half-written basis is not used.
+    manifest = {"layout": _LAYOUT, "tables": _stamps(directory)}
+    (folder / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def saved_basis(paths: Sequence[str]) -> tuple[Basis | None, str | None]:
+    """The report basis saved in a converted export, if it is the only input.
+
+    Returns
+    -------
+    tuple
+        The basis, or None when there is none to use; and a warning when a
+        basis is there but out of date.
+    """
+    if len(paths) != 1:
+        return None, None
+    directory = Path(paths[0])
+    folder = directory / BASIS_FOLDER
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    current = isinstance(manifest, dict) and manifest.get("layout") == _LAYOUT
+    if not current or manifest.get("tables") != _stamps(directory):
+        warning = (
+            f"{paths[0]}: the tables changed since convert saved its report "
+            "basis, so it is not used; run convert again to save a new one"
+        )
+        return None, warning
+    names = Basis.__dataclass_fields__
+    return Basis(**{name: _scan(folder / f"{name}.parquet") for name in names}), None
+
+
+def _scan(path: Path) -> pl.LazyFrame:
+    return pl.scan_parquet(path, glob=False, hive_partitioning=False)

@@ -48,7 +48,8 @@ def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
     -------
     pl.LazyFrame
         One row per final status: ``MessageId``, ``RecipientId``,
-        ``RecipientDomain``, ``SenderUsername``, ``SenderDomain``,
+        ``SendTime``, ``FinalStatusTime``, ``RecipientDomain``,
+        ``SenderUsername``, ``SenderDomain``,
         ``FinalDeliveryStatus``, then ``views``, ``clicks``, ``proxy_views``
         (zero when there were none), ``first_view`` and ``first_click``.
         Engagement records whose message and recipient have no final status
@@ -82,6 +83,8 @@ def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
     ).select(
         "MessageId",
         "RecipientId",
+        "SendTime",
+        "FinalStatusTime",
         "RecipientDomain",
         "SenderUsername",
         "SenderDomain",

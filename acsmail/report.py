@@ -27,10 +27,12 @@ __all__ = [
     "OVERVIEW",
     "PERCENTILES",
     "SECTIONS",
+    "Basis",
     "Filters",
     "apply_filters",
     "build_report",
     "inputs_per_file",
+    "report_basis",
 ]
 
 PERCENTILES: Final = (("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99))
@@ -484,22 +486,15 @@ def _mail_servers(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _delivered_engagement(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
-    """Views and clicks of each delivered recipient, for both engagement sections."""
-    return per_recipient(
-        rows.filter(pl.col("FinalDeliveryStatus") == "Delivered"), engagement
-    ).cache()
-
-
 def _engagement(
-    delivered: pl.LazyFrame, engagement: pl.LazyFrame, key: pl.Expr, name: str
+    delivered: pl.LazyFrame, counts: pl.LazyFrame, key: pl.Expr, name: str
 ) -> pl.LazyFrame:
     """Open and click rates of delivered mail, grouped by ``key``.
 
     The section is empty when the export has no engagement records at all:
     tracking is off by default, and rates of zero would then mislead.
     """
-    recorded = engagement.select(pl.len().alias("_records"))
+    recorded = counts.select(pl.col("engagement_records").alias("_records"))
     return (
         delivered.group_by(key.alias(name))
         .agg(
@@ -612,17 +607,14 @@ def _absent(tables: Tables) -> pl.LazyFrame:
 
 
 def _overview(
-    rows: pl.LazyFrame, deliveries: Deliveries, tables: Tables, filters: Filters
+    rows: pl.LazyFrame, counts: pl.LazyFrame, filters: Filters
 ) -> pl.LazyFrame:
     final = _final(rows)
     completeness = pl.col("Completeness")
     if filters.active:
         messages = rows.select(pl.col("MessageId").n_unique().alias("messages"))
     else:
-        ids = pl.concat(
-            [tables.send.select("CorrelationId"), tables.status.select("CorrelationId")]
-        )
-        messages = ids.select(pl.col("CorrelationId").n_unique().alias("messages"))
+        messages = counts.select("messages")
     figures = rows.select(
         (completeness != "no-final-status").sum().alias("recipients_final"),
         (pl.col("FinalDeliveryStatus") == "Delivered").sum().alias("delivered"),
@@ -635,10 +627,7 @@ def _overview(
     per_status = final.select(
         *(_status_is(status).alias(status) for status in TERMINAL_STATUSES)
     )
-    if deliveries.counts is None:
-        msg = "the report needs the counts of the default mode's deliveries"
-        raise ValueError(msg)
-    counts = deliveries.counts.select(
+    counts = counts.select(
         "duplicate_send_records",
         "duplicate_status_records",
         "duplicate_engagement_records",
@@ -668,10 +657,51 @@ def _rejected(tables: Tables) -> pl.LazyFrame:
     )
 
 
-def build_report(
-    inputs: Inputs, tables: Tables, deliveries: Deliveries, filters: Filters
-) -> dict[str, pl.LazyFrame]:
-    """Build every section of the report as a lazy frame.
+@dataclass(frozen=True)
+class Basis:
+    """What every section is computed from: the deliveries and a few table figures.
+
+    A report builds it from the tables; ``convert`` saves it beside them, so a
+    report on a converted export starts here.
+
+    Attributes
+    ----------
+    rows
+        The deliveries, pending messages included.
+    delivered
+        The delivered rows' views and clicks (``per_recipient``).
+    counts
+        One row: the deliveries' counts, and ``messages``, the distinct
+        message ids of the send and status tables.
+    inputs
+        Per input file, as ``inputs_per_file``.
+    absent
+        Columns no file carried, per table.
+    rejected
+        The first rejected records: file, line and reason.
+    """
+
+    rows: pl.LazyFrame
+    delivered: pl.LazyFrame
+    counts: pl.LazyFrame
+    inputs: pl.LazyFrame
+    absent: pl.LazyFrame
+    rejected: pl.LazyFrame
+
+    def frames(self) -> dict[str, pl.LazyFrame]:
+        """The frames by name, for saving; ``Basis(**frames)`` rebuilds it."""
+        return {
+            "rows": self.rows,
+            "delivered": self.delivered,
+            "counts": self.counts,
+            "inputs": self.inputs,
+            "absent": self.absent,
+            "rejected": self.rejected,
+        }
+
+
+def report_basis(inputs: Inputs, tables: Tables, deliveries: Deliveries) -> Basis:
+    """Gather what the report needs of the files, the tables and the deliveries.
 
     Parameters
     ----------
@@ -680,7 +710,43 @@ def build_report(
     tables
         The canonical tables.
     deliveries
-        The deliveries built with pending messages included.
+        The deliveries built with pending messages included, with counts.
+
+    Raises
+    ------
+    ValueError
+        When the deliveries have no counts (the reference query's mode).
+    """
+    if deliveries.counts is None:
+        msg = "the report needs the counts of the default mode's deliveries"
+        raise ValueError(msg)
+    ids = pl.concat(
+        [tables.send.select("CorrelationId"), tables.status.select("CorrelationId")]
+    )
+    messages = ids.select(pl.col("CorrelationId").n_unique().cast(pl.Int64))
+    counts = pl.concat(
+        [deliveries.counts, messages.rename({"CorrelationId": "messages"})],
+        how="horizontal",
+    )
+    delivered = deliveries.rows.filter(pl.col("FinalDeliveryStatus") == "Delivered")
+    return Basis(
+        rows=deliveries.rows,
+        # Both engagement sections start from it: computed once.
+        delivered=per_recipient(delivered, tables.engagement).cache(),
+        counts=counts,
+        inputs=inputs_per_file(inputs, tables),
+        absent=_absent(tables),
+        rejected=_rejected(tables),
+    )
+
+
+def build_report(basis: Basis, filters: Filters) -> dict[str, pl.LazyFrame]:
+    """Build every section of the report as a lazy frame.
+
+    Parameters
+    ----------
+    basis
+        The deliveries and figures of the tables (``report_basis``).
     filters
         Row filters applied before any figure is computed.
 
@@ -689,13 +755,13 @@ def build_report(
     dict of str to LazyFrame
         The sections, in the order of ``SECTIONS``.
     """
-    rows = apply_filters(deliveries.rows, filters)
-    delivered = _delivered_engagement(rows, tables.engagement)
+    rows = apply_filters(basis.rows, filters)
+    delivered = apply_filters(basis.delivered, filters)
     sections = {
-        "inputs": inputs_per_file(inputs, tables),
-        "absent_columns": _absent(tables),
-        "rejected": _rejected(tables),
-        "overview": _overview(rows, deliveries, tables, filters),
+        "inputs": basis.inputs,
+        "absent_columns": basis.absent,
+        "rejected": basis.rejected,
+        "overview": _overview(rows, basis.counts, filters),
         "statuses": _statuses(rows),
         "latency": _latency(rows),
         "latency_histogram": _latency_histogram(rows),
@@ -709,10 +775,8 @@ def build_report(
         "hourly_outcomes": _hourly_outcomes(rows),
         "mail_servers": _mail_servers(rows),
         "engagement": _engagement(
-            delivered, tables.engagement, pl.col("RecipientDomain"), "domain"
+            delivered, basis.counts, pl.col("RecipientDomain"), "domain"
         ),
-        "engagement_senders": _engagement(
-            delivered, tables.engagement, _sender(), "sender"
-        ),
+        "engagement_senders": _engagement(delivered, basis.counts, _sender(), "sender"),
     }
     return {name: sections[name] for name in SECTIONS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -38,6 +39,73 @@ def test_convert_then_report_gives_the_same_figures(tmp_path: Path) -> None:
         return document
 
     assert sections(out) == sections(SAMPLE)
+
+
+def _report(*args: str) -> tuple[dict[str, list[dict[str, object]]], str]:
+    result = CliRunner().invoke(cli, ["report", *args, "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def _final(document: dict[str, list[dict[str, object]]]) -> int:
+    return int(str(document["overview"][0]["recipients_final"]))
+
+
+def _files(document: dict[str, list[dict[str, object]]]) -> list[object]:
+    return [row["file"] for row in document["inputs"]]
+
+
+def test_a_report_on_the_converted_folder_starts_from_the_saved_basis(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "tables"
+    CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
+    assert (out / ".acsmail" / "basis.json").is_file()
+    saved, _ = _report(str(out))
+    # The saved basis remembers the files convert read: the sample's four CSV
+    # files, not the three Parquet tables it wrote.
+    assert _files(saved) == sorted(str(path) for path in SAMPLE.glob("*.csv"))
+    direct, _ = _report(str(SAMPLE))
+    assert saved == direct
+    # Filters apply to the saved rows as they would to rows built afresh.
+    filtered = ["--recipient-domain", "gmail.com", "--status", "Bounced"]
+    narrowed = _report(str(out), *filtered)[0]
+    assert narrowed == _report(str(SAMPLE), *filtered)[0]
+    assert 0 < _final(narrowed) < _final(saved)
+
+
+def test_changed_tables_make_the_saved_basis_stale(tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
+    table = out / "ACSEmailSendMailOperational.parquet"
+    stat = table.stat()
+    os.utime(table, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    document, warnings = _report(str(out))
+    assert "changed since convert" in warnings
+    # Read from the tables: the inputs are the three Parquet files.
+    assert len(_files(document)) == 3
+    assert all(str(name).endswith(".parquet") for name in _files(document))
+
+
+def test_options_that_need_the_records_read_the_tables(tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
+    for option in ("--strict", "--redact"):
+        document, _ = _report(str(out), option)
+        assert len(_files(document)) == 3, option
+
+
+def test_other_commands_do_not_read_the_saved_basis_as_an_export(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "tables"
+    CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
+    for command in (["deliveries", "-f", "ndjson"], ["inspect", "-f", "json"]):
+        converted = CliRunner().invoke(cli, [command[0], str(out), *command[1:]])
+        assert converted.exit_code == 0, converted.stderr
+    rows = CliRunner().invoke(cli, ["deliveries", str(out), "-f", "ndjson", "-q"])
+    original = CliRunner().invoke(cli, ["deliveries", str(SAMPLE), "-f", "ndjson"])
+    assert rows.stdout.count("\n") == original.stdout.count("\n")
 
 
 def test_generate_writes_a_readable_export(tmp_path: Path) -> None:
