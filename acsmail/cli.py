@@ -21,7 +21,7 @@ from acsmail.convert import (
     conversion_plans,
     forget_basis,
     save_basis,
-    saved_basis,
+    saved_report,
 )
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.errors import AcsmailError, RejectedRecordError
@@ -530,11 +530,14 @@ def report(
     if redactor is None and rejects_path is None and not strict:
         # What convert saved is used as it is; pseudonyms, the rejects file
         # and --strict need the records themselves.
-        saved, warning = saved_basis(paths)
+        saved, warning = saved_report(paths)
         if warning is not None:
             _warn(warning, quiet=quiet)
     if saved is not None:
-        frames = pl.collect_all(build_report(saved, filters).values(), engine=ENGINE)
+        plans = saved.sections if not filters.active else {}
+        if set(plans) != set(SECTIONS):
+            plans = build_report(saved.basis, filters)
+        frames = pl.collect_all([plans[name] for name in SECTIONS], engine=ENGINE)
     else:
         frames = _report_frames(
             _read(paths, date_order, quiet),
@@ -818,7 +821,11 @@ def convert(
     _account_rejects(
         rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
     )
-    save_basis(dict(zip(names, frames, strict=False)), target)
+    saved = dict(zip(names, frames, strict=False))
+    basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
+    sections = build_report(basis, Filters())
+    report = pl.collect_all([sections[name] for name in SECTIONS], engine=ENGINE)
+    save_basis(saved, dict(zip(SECTIONS, report, strict=True)), target)
 
 
 @cli.command(context_settings=CONTEXT)

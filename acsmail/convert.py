@@ -6,15 +6,17 @@ and every command accepts the folder like any other export.
 
 Beside the tables, in a hidden ``.acsmail`` folder that no command reads as an
 export, ``convert`` also saves what a report is computed from (``Basis``: the
-deliveries and a few figures of the tables), with the size and modification
-time of each table file. A report on that folder alone, while its tables are
-unchanged, starts from the saved basis instead of building the deliveries
-again.
+deliveries and a few figures of the tables) and the sections of the report on
+the whole export, with the size and modification time of each table file. A
+report on that folder alone, while its tables are unchanged, prints the saved
+sections, or with filters computes them from the saved basis, instead of
+building the deliveries again.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -30,16 +32,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASIS_FOLDER",
+    "Saved",
     "conversion_plans",
     "forget_basis",
     "save_basis",
-    "saved_basis",
+    "saved_report",
 ]
 
 #: The hidden folder, inside a converted export, that holds the report basis.
 BASIS_FOLDER: Final = ".acsmail"
 _MANIFEST: Final = "basis.json"
-#: Raised whenever what the basis holds changes, so an older one is not used.
+_SECTION: Final = "section-"
+#: Raised whenever what the basis holds, or how a section is computed,
+#: changes, so that what an older version saved is not used.
 _LAYOUT: Final = 1
 _TABLES: Final = (SEND, STATUS, ENGAGEMENT)
 
@@ -85,13 +90,19 @@ def forget_basis(directory: Path) -> None:
     (directory / BASIS_FOLDER / _MANIFEST).unlink(missing_ok=True)
 
 
-def save_basis(frames: dict[str, pl.DataFrame], directory: Path) -> None:
+def save_basis(
+    frames: dict[str, pl.DataFrame],
+    sections: dict[str, pl.DataFrame],
+    directory: Path,
+) -> None:
     """Save a report basis beside the tables just written to ``directory``.
 
     Parameters
     ----------
     frames
         The collected frames of a ``Basis``, by the names of ``Basis.frames``.
+    sections
+        The sections of the report on the whole export, with no filter.
     directory
         The folder the tables were written to.
     """
@@ -99,19 +110,33 @@ def save_basis(frames: dict[str, pl.DataFrame], directory: Path) -> None:
     folder.mkdir(exist_ok=True)
     for name, frame in frames.items():
         frame.write_parquet(folder / f"{name}.parquet")
+    for name, frame in sections.items():
+        frame.write_parquet(folder / f"{_SECTION}{name}.parquet")
     # The manifest comes last: without it, a half-written basis is not used.
-    manifest = {"layout": _LAYOUT, "tables": _stamps(directory)}
+    manifest = {
+        "layout": _LAYOUT,
+        "tables": _stamps(directory),
+        "sections": list(sections),
+    }
     (folder / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
-def saved_basis(paths: Sequence[str]) -> tuple[Basis | None, str | None]:
-    """The report basis saved in a converted export, if it is the only input.
+@dataclass(frozen=True)
+class Saved:
+    """What convert saved for reports: the basis, and the unfiltered sections."""
+
+    basis: Basis
+    sections: dict[str, pl.LazyFrame]
+
+
+def saved_report(paths: Sequence[str]) -> tuple[Saved | None, str | None]:
+    """What convert saved for reports, if a converted export is the only input.
 
     Returns
     -------
     tuple
-        The basis, or None when there is none to use; and a warning when a
-        basis is there but out of date.
+        The saved basis and sections, or None when there are none to use; and
+        a warning when they are there but out of date.
     """
     if len(paths) != 1:
         return None, None
@@ -128,8 +153,18 @@ def saved_basis(paths: Sequence[str]) -> tuple[Basis | None, str | None]:
             "basis, so it is not used; run convert again to save a new one"
         )
         return None, warning
-    names = Basis.__dataclass_fields__
-    return Basis(**{name: _scan(folder / f"{name}.parquet") for name in names}), None
+    frames = {name: folder / f"{name}.parquet" for name in Basis.__dataclass_fields__}
+    sections = {
+        str(name): folder / f"{_SECTION}{name}.parquet"
+        for name in manifest.get("sections", ())
+    }
+    if not all(path.is_file() for path in [*frames.values(), *sections.values()]):
+        warning = f"{paths[0]}: part of the saved report basis is missing; not used"
+        return None, warning
+    return Saved(
+        Basis(**{name: _scan(path) for name, path in frames.items()}),
+        {name: _scan(path) for name, path in sections.items()},
+    ), None
 
 
 def _scan(path: Path) -> pl.LazyFrame:

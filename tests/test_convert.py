@@ -74,6 +74,27 @@ def test_a_report_on_the_converted_folder_starts_from_the_saved_basis(
     assert 0 < _final(narrowed) < _final(saved)
 
 
+def test_only_filtered_reports_compute_from_the_saved_rows(tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
+    rows = out / ".acsmail" / "rows.parquet"
+    # Emptied, the saved rows leave the saved sections of the whole report as
+    # they were, while a filtered report, computed from the rows, finds none.
+    pl.read_parquet(rows).clear().write_parquet(rows)
+    assert _report(str(out))[0] == _report(str(SAMPLE))[0]
+    assert _final(_report(str(out), "--status", "Delivered")[0]) == 0
+    assert _final(_report(str(SAMPLE), "--status", "Delivered")[0]) > 0
+
+
+def test_a_missing_part_of_the_basis_is_not_used(tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
+    (out / ".acsmail" / "section-latency.parquet").unlink()
+    document, warnings = _report(str(out))
+    assert "missing" in warnings
+    assert len(_files(document)) == 3
+
+
 def test_changed_tables_make_the_saved_basis_stale(tmp_path: Path) -> None:
     out = tmp_path / "tables"
     CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
