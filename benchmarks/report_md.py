@@ -91,14 +91,28 @@ def _convert(converted: dict[str, Any]) -> list[str]:
     if "skipped" in converted:
         return [f"Convert: skipped, {converted['skipped']}.", ""]
     conversion, report = converted["convert"], converted["report"]
-    return [
+    lines = [
         f"`acsmail convert` took {_number(conversion['wall_s'])} s (peak RSS "
         f"{_number(conversion['peak_rss_mib'], 0)} MiB); `acsmail report` on the "
         f"converted tables took {_number(report['wall_s'])} s (peak RSS "
         f"{_number(report['peak_rss_mib'], 0)} MiB).",
-        "",
-        *_goals([converted["goal"]]),
     ]
+    filtered = converted.get("filtered_report")
+    if filtered:
+        lines.append(
+            f"With `{converted['filter']}`, which computes the sections from the "
+            f"saved deliveries instead of printing the saved ones, it took "
+            f"{_number(filtered['wall_s'])} s (peak RSS "
+            f"{_number(filtered['peak_rss_mib'], 0)} MiB)."
+        )
+    same = converted.get("same_as_direct_report")
+    if same is not None:
+        verdict = "the same as" if same else "**different from**"
+        lines.append(
+            f"The report on the converted export is {verdict} the report "
+            "on the export itself."
+        )
+    return [" ".join(lines), "", *_goals([converted["goal"]])]
 
 
 def _extras(section: dict[str, Any]) -> list[str]:
