@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
@@ -48,6 +49,7 @@ from acsmail.report import (
     report_basis,
 )
 from acsmail.schema import TERMINAL_STATUSES
+from acsmail.spill import needs_spill, spilled_basis
 from acsmail.trace import SECTIONS as TRACE_SECTIONS
 from acsmail.trace import for_reading, trace
 
@@ -474,6 +476,20 @@ def _basis(current: Inputs, redactor: Redactor | None) -> tuple[Tables, Basis]:
     return tables, report_basis(current, tables, deliveries)
 
 
+def _spilled_report(
+    current: Inputs, redactor: Redactor | None, filters: Filters
+) -> list[pl.LazyFrame]:
+    """The rejected records and the sections, with the tables kept on disk."""
+    with tempfile.TemporaryDirectory(prefix="acsmail-") as folder:
+        basis, rejected = spilled_basis(
+            current, Path(folder), _REPORT_OPTIONS, redactor
+        )
+        sections = build_report(basis, filters)
+        # One at a time: together they would hold most columns of every row.
+        frames = [sections[name].collect(engine=ENGINE) for name in SECTIONS]
+    return [rejected.lazy(), *(frame.lazy() for frame in frames)]
+
+
 def _report_frames(
     inputs: Inputs,
     redactor: Redactor | None,
@@ -486,6 +502,8 @@ def _report_frames(
     """Every section of the report, computed from the files."""
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
+        if needs_spill(current):
+            return _spilled_report(current, redactor, filters)
         tables, basis = _basis(current, redactor)
         return [tables.rejected, *build_report(basis, filters).values()]
 

@@ -33,7 +33,7 @@ from acsmail.schema import (
 if TYPE_CHECKING:
     from acsmail.readers import Inputs
 
-__all__ = ["TABLE", "Tables", "normalise", "read_tables"]
+__all__ = ["TABLE", "Tables", "absent_columns", "normalise", "read_tables"]
 
 TABLE: Final = "_table"
 
@@ -182,7 +182,7 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     return lf.with_columns(pl.col("ResourceId").str.to_lowercase().cast(pl.Categorical))
 
 
-def _absent(inputs: Inputs) -> dict[str, tuple[str, ...]]:
+def absent_columns(inputs: Inputs) -> dict[str, tuple[str, ...]]:
     """Per table, the canonical columns that no file carries."""
     return {
         table.key: tuple(c for c in table.schema if c not in inputs.columns)
@@ -250,7 +250,7 @@ def normalise(inputs: Inputs) -> Tables:
         pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
         pl.col(SOURCE_LINE).alias("line"),
     )
-    absent = _absent(inputs)
+    absent = absent_columns(inputs)
     return Tables(
         send=good[SEND.key],
         status=good[STATUS.key],
@@ -284,7 +284,7 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
     pieces = [normalise(part).collected() for part in parts]
     if len(pieces) == 1:
         (only,) = pieces
-        return replace(only, absent=_absent(inputs))
+        return replace(only, absent=absent_columns(inputs))
 
     def joined(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
         return pl.concat([frame.collect() for frame in frames], rechunk=False).lazy()
@@ -295,5 +295,5 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
         engagement=joined([piece.engagement for piece in pieces]),
         rejected=joined([piece.rejected for piece in pieces]),
         unclassified=joined([piece.unclassified for piece in pieces]),
-        absent=_absent(inputs),
+        absent=absent_columns(inputs),
     )

@@ -29,9 +29,12 @@ __all__ = [
     "SECTIONS",
     "Basis",
     "Filters",
+    "absent_section",
     "apply_filters",
     "build_report",
+    "deliveries_figures",
     "inputs_per_file",
+    "rejected_section",
     "report_basis",
 ]
 
@@ -575,7 +578,7 @@ def inputs_per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
     )
 
 
-def _absent(tables: Tables) -> pl.LazyFrame:
+def absent_section(tables: Tables) -> pl.LazyFrame:
     """Columns no file carried, for the tables that have records at all."""
     names = {
         "sendmail": "send",
@@ -651,12 +654,6 @@ def _overview(
     return overview.select(OVERVIEW)
 
 
-def _rejected(tables: Tables) -> pl.LazyFrame:
-    return (
-        tables.rejected.select("file", "line", "reason").sort("file", "line").head(TOP)
-    )
-
-
 @dataclass(frozen=True)
 class Basis:
     """What every section is computed from: the deliveries and a few table figures.
@@ -711,6 +708,26 @@ def report_basis(inputs: Inputs, tables: Tables, deliveries: Deliveries) -> Basi
         The canonical tables.
     deliveries
         The deliveries built with pending messages included, with counts.
+    """
+    rows, delivered, counts = deliveries_figures(tables, deliveries)
+    return Basis(
+        rows=rows,
+        delivered=delivered,
+        counts=counts,
+        inputs=inputs_per_file(inputs, tables),
+        absent=absent_section(tables),
+        rejected=rejected_section(tables.rejected),
+    )
+
+
+def deliveries_figures(
+    tables: Tables, deliveries: Deliveries
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """The parts of a basis that follow the messages: rows, delivered, counts.
+
+    Each depends only on the records of the messages it covers, so for a
+    share of the messages it is that share's part of the whole (the counts
+    add up).
 
     Raises
     ------
@@ -729,15 +746,14 @@ def report_basis(inputs: Inputs, tables: Tables, deliveries: Deliveries) -> Basi
         how="horizontal",
     )
     delivered = deliveries.rows.filter(pl.col("FinalDeliveryStatus") == "Delivered")
-    return Basis(
-        rows=deliveries.rows,
-        # Both engagement sections start from it: computed once.
-        delivered=per_recipient(delivered, tables.engagement).cache(),
-        counts=counts,
-        inputs=inputs_per_file(inputs, tables),
-        absent=_absent(tables),
-        rejected=_rejected(tables),
-    )
+    # Both engagement sections start from it: computed once.
+    engagement = per_recipient(delivered, tables.engagement).cache()
+    return deliveries.rows, engagement, counts
+
+
+def rejected_section(rejected: pl.LazyFrame) -> pl.LazyFrame:
+    """The first rejected records, by file and line, for the report."""
+    return rejected.select("file", "line", "reason").sort("file", "line").head(TOP)
 
 
 def build_report(basis: Basis, filters: Filters) -> dict[str, pl.LazyFrame]:

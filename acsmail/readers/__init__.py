@@ -251,6 +251,10 @@ class Inputs:
             return pl.LazyFrame(schema=BASE_SCHEMA)
         return pl.concat(frames, how="diagonal_relaxed")
 
+    def weight(self) -> int:
+        """About how many bytes reading every file puts in memory."""
+        return sum(_weight(source) for source in self.sources)
+
     def parts(self, limit: int = PART_BYTES) -> list[Inputs]:
         """The files in runs of about ``limit`` input bytes each, in order.
 
