@@ -427,6 +427,32 @@ def _account_rejects(
         _warn(f"{rejects.height} record(s) rejected ({where})", quiet=quiet)
 
 
+def _collect(
+    inputs: Inputs,
+    plans: Callable[[Inputs], Sequence[pl.LazyFrame]],
+    *,
+    rejects_path: str | None,
+    strict: bool,
+    quiet: bool,
+    redactor: Redactor | None = None,
+) -> list[pl.DataFrame]:
+    """Collect plans that start with the rejected records, and account for them.
+
+    Returns
+    -------
+    list of DataFrame
+        The frames after the rejected records.
+    """
+    return _collect(
+        inputs,
+        plans,
+        rejects_path=rejects_path,
+        strict=strict,
+        quiet=quiet,
+        redactor=redactor,
+    )
+
+
 def _read(paths: tuple[str, ...], date_order: str | None, quiet: bool) -> Inputs:
     with _progress(quiet=quiet) as progress:
         inputs = scan(paths, date_order=date_order, progress=progress)  # type: ignore[arg-type]
@@ -507,16 +533,14 @@ def _report_frames(
         tables, basis = _basis(current, redactor)
         return [tables.rejected, *build_report(basis, filters).values()]
 
-    rejects, *frames = inputs.collect(plans)
-    _account_rejects(
-        rejects,
-        path=rejects_path,
+    return _collect(
+        inputs,
+        plans,
+        rejects_path=rejects_path,
         strict=strict,
         quiet=quiet,
-        inputs=inputs,
         redactor=redactor,
     )
-    return frames
 
 
 @cli.command(context_settings=CONTEXT)
@@ -640,13 +664,12 @@ def deliveries(
         rows = build_deliveries(tables, options).rows
         return [tables.rejected, apply_filters(rows, filters)]
 
-    rejects, rows = inputs.collect(plans)
-    _account_rejects(
-        rejects,
-        path=rejects_path,
+    (rows,) = _collect(
+        inputs,
+        plans,
+        rejects_path=rejects_path,
         strict=strict,
         quiet=quiet,
-        inputs=inputs,
         redactor=redactor,
     )
     with _open_output(output) as out:
@@ -733,13 +756,12 @@ def trace_command(
         found = trace(tables, deliveries, identifier, redactor)
         return [tables.rejected, found.timeline, found.recipients]
 
-    rejects, timeline, recipients = inputs.collect(plans)
-    _account_rejects(
-        rejects,
-        path=rejects_path,
+    timeline, recipients = _collect(
+        inputs,
+        plans,
+        rejects_path=rejects_path,
         strict=strict,
         quiet=quiet,
-        inputs=inputs,
         redactor=redactor,
     )
     if timeline.height == 0:
@@ -835,9 +857,8 @@ def convert(
         sinks = conversion_plans(tables, target)
         return [tables.rejected, *frames.values(), *sinks]
 
-    rejects, *frames = inputs.collect(plans)
-    _account_rejects(
-        rejects, path=rejects_path, strict=strict, quiet=quiet, inputs=inputs
+    frames = _collect(
+        inputs, plans, rejects_path=rejects_path, strict=strict, quiet=quiet
     )
     saved = dict(zip(names, frames, strict=False))
     basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
