@@ -443,14 +443,16 @@ def _collect(
     list of DataFrame
         The frames after the rejected records.
     """
-    return _collect(
-        inputs,
-        plans,
-        rejects_path=rejects_path,
+    rejects, *frames = inputs.collect(plans)
+    _account_rejects(
+        rejects,
+        path=rejects_path,
         strict=strict,
         quiet=quiet,
+        inputs=inputs,
         redactor=redactor,
     )
+    return frames
 
 
 def _read(paths: tuple[str, ...], date_order: str | None, quiet: bool) -> Inputs:
