@@ -259,3 +259,68 @@ def test_deliveries_duration_keeps_microseconds_until_rounding(tmp_path: Path) -
         (1234, 1.234)
     ]
     assert rows["SendTime"].to_list() == [_at("2026-02-10T10:00:00.000001")]
+
+
+def _built(
+    tmp_path: Path, records: list[dict[str, Any]], *, in_memory: bool
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    options = Options(include_pending=True, in_memory=in_memory)
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        tables = normalise(current).collected() if in_memory else normalise(current)
+        built = build_deliveries(tables, options)
+        assert built.counts is not None
+        return [built.rows, built.counts]
+
+    rows, counts = scan([str(path)]).collect(plans)
+    return rows, counts.row(0, named=True)
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_deliveries_merge_duplicates_the_same_either_way(
+    tmp_path: Path, *, in_memory: bool
+) -> None:
+    delivered = _status("m1", "2026-02-10T10:00:06Z", "a@x.com", "Delivered")
+    bounced = _status("m2", "2026-02-10T10:00:07Z", "b@x.com", "Bounced")
+    # Same message, recipient, time and status as `delivered`, another reply:
+    # not a duplicate, though it shares every field the first grouping uses.
+    near = {**delivered, "FailureMessage": "250 2.0.0 OK"}
+    records = [
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _send("m2", "2026-02-10T10:00:01Z"),
+        delivered,
+        delivered,
+        delivered,
+        near,
+        bounced,
+    ]
+    rows, counts = _built(tmp_path, records, in_memory=in_memory)
+    assert counts["duplicate_send_records"] == 1
+    assert counts["duplicate_status_records"] == 2
+    # `delivered` and `near` tie at m1's latest instant; m2 has one status.
+    assert counts["ties"] == 1
+    assert counts["superseded_status_records"] == 1
+    assert sorted(rows["FinalDeliveryStatus"].to_list()) == ["Bounced", "Delivered"]
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_deliveries_status_times_missing_in_a_group(
+    tmp_path: Path, *, in_memory: bool
+) -> None:
+    records = [
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _send("m2", "2026-02-10T10:00:00Z"),
+        # m1: no time on either status; the worse one wins, with no tie counted.
+        _status("m1", "", "a@x.com", "Delivered"),
+        _status("m1", "", "a@x.com", "Bounced"),
+        # m2: a status without a time loses to one that has a time.
+        _status("m2", "2026-02-10T10:00:05Z", "b@x.com", "Delivered"),
+        _status("m2", "", "b@x.com", "Failed"),
+    ]
+    rows, counts = _built(tmp_path, records, in_memory=in_memory)
+    final = dict(rows.select("MessageId", "FinalDeliveryStatus").rows())
+    assert final == {"m1": "Bounced", "m2": "Delivered"}
+    assert counts["ties"] == 0
