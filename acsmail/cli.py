@@ -19,8 +19,10 @@ import polars as pl
 
 from acsmail import __version__, codes
 from acsmail.convert import (
+    check_target,
     conversion_plans,
-    forget_basis,
+    discard_tables,
+    publish_tables,
     save_basis,
     saved_report,
 )
@@ -396,6 +398,9 @@ def _account_rejects(
     rejects file gets the original text of every record, including those
     rejected after reading.
     """
+    # In file and line order, as the report lists them: the first told is the
+    # first in its file, however the reads found them.
+    rejects = rejects.sort("file", "line", maintain_order=True)
     if rejects.height and strict:
         first = rejects.row(0, named=True)
         msg = f"{first['file']}: line {first['line']}: {first['reason']}"
@@ -518,6 +523,44 @@ def _spilled_report(
     return [rejected.lazy(), *(frame.lazy() for frame in frames)]
 
 
+def _saved_frames(
+    paths: tuple[str, ...], filters: Filters, *, records_needed: bool, quiet: bool
+) -> list[pl.DataFrame] | None:
+    """The sections from what convert saved, or None to read the files."""
+    saved, warning = saved_report(paths)
+    if warning is not None:
+        _warn(warning, quiet=quiet)
+    if saved is None:
+        return None
+    if records_needed:
+        # Pseudonyms, the rejects file and --strict need the records, and the
+        # tables do not hold those convert rejected or could not place.
+        counts = saved.basis.counts.select("rejected", "unclassified").collect()
+        if sum(counts.row(0)):
+            _warn(
+                f"{paths[0]}: --redact, --rejects and --strict read the tables, "
+                "which leave out the records convert rejected or could not "
+                "classify; the figures count none of them",
+                quiet=quiet,
+            )
+        return None
+    for told in saved.warnings:
+        _warn(f"{paths[0]}: when converted: {told}", quiet=quiet)
+    plans = saved.sections if not filters.active else {}
+    if set(plans) != set(SECTIONS):
+        plans = build_report(saved.basis, filters)
+    try:
+        return pl.collect_all([plans[name] for name in SECTIONS], engine=ENGINE)
+    except pl.exceptions.PolarsError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        _warn(
+            f"{paths[0]}: the saved report could not be read ({reason}); "
+            "reading the tables",
+            quiet=quiet,
+        )
+        return None
+
+
 def _report_frames(
     inputs: Inputs,
     redactor: Redactor | None,
@@ -570,19 +613,13 @@ def report(
     """
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
-    saved = None
-    if redactor is None and rejects_path is None and not strict:
-        # What convert saved is used as it is; pseudonyms, the rejects file
-        # and --strict need the records themselves.
-        saved, warning = saved_report(paths)
-        if warning is not None:
-            _warn(warning, quiet=quiet)
-    if saved is not None:
-        plans = saved.sections if not filters.active else {}
-        if set(plans) != set(SECTIONS):
-            plans = build_report(saved.basis, filters)
-        frames = pl.collect_all([plans[name] for name in SECTIONS], engine=ENGINE)
-    else:
+    frames = _saved_frames(
+        paths,
+        filters,
+        records_needed=bool(redactor or rejects_path or strict),
+        quiet=quiet,
+    )
+    if frames is None:
         frames = _report_frames(
             _read(paths, date_order, quiet),
             redactor,
@@ -846,9 +883,14 @@ def convert(
       acsmail convert exports/ -o exports.parquet/
       acsmail report exports.parquet/
     """
+    if not directory.strip():
+        msg = "-o needs the name of a folder"
+        raise click.UsageError(msg)
     target = Path(directory)
+    refusal = check_target(target, paths)
+    if refusal is not None:
+        raise click.UsageError(refusal)
     target.mkdir(parents=True, exist_ok=True)
-    forget_basis(target)
     inputs = _read(paths, date_order, quiet)
     names: list[str] = []
 
@@ -859,14 +901,19 @@ def convert(
         sinks = conversion_plans(tables, target)
         return [tables.rejected, *frames.values(), *sinks]
 
-    frames = _collect(
-        inputs, plans, rejects_path=rejects_path, strict=strict, quiet=quiet
-    )
+    try:
+        frames = _collect(
+            inputs, plans, rejects_path=rejects_path, strict=strict, quiet=quiet
+        )
+    except BaseException:
+        discard_tables(target)
+        raise
+    publish_tables(target)
     saved = dict(zip(names, frames, strict=False))
     basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
     sections = build_report(basis, Filters())
     report = pl.collect_all([sections[name] for name in SECTIONS], engine=ENGINE)
-    save_basis(saved, dict(zip(SECTIONS, report, strict=True)), target)
+    save_basis(saved, dict(zip(SECTIONS, report, strict=True)), target, inputs.warnings)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -16,6 +16,7 @@ building the deliveries again.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -33,8 +34,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BASIS_FOLDER",
     "Saved",
+    "check_target",
     "conversion_plans",
-    "forget_basis",
+    "discard_tables",
+    "publish_tables",
     "save_basis",
     "saved_report",
 ]
@@ -50,7 +53,10 @@ _TABLES: Final = (SEND, STATUS, ENGAGEMENT)
 
 
 def conversion_plans(tables: Tables, directory: Path) -> list[pl.LazyFrame]:
-    """Lazy sinks that write each table to ``directory/<table name>.parquet``.
+    """Lazy sinks that write each table beside where ``publish_tables`` puts it.
+
+    The tables are written under hidden names first, so that a run that fails
+    (``--strict``, a damaged file) leaves an earlier conversion as it was.
 
     Parameters
     ----------
@@ -69,31 +75,100 @@ def conversion_plans(tables: Tables, directory: Path) -> list[pl.LazyFrame]:
         _TABLES, (tables.send, tables.status, tables.engagement), strict=True
     ):
         data = lf.select(*table.schema, pl.lit(table.name).alias("Type"))
-        plans.append(data.sink_parquet(directory / f"{table.name}.parquet", lazy=True))
+        plans.append(data.sink_parquet(_partial(directory, table.name), lazy=True))
     return plans
 
 
-def _stamps(directory: Path) -> dict[str, list[int]] | None:
-    """Size and modification time of each table file, if all of them exist."""
-    stamps = {}
-    for table in _TABLES:
-        try:
-            stat = (directory / f"{table.name}.parquet").stat()
-        except OSError:
-            return None
-        stamps[table.name] = [stat.st_size, stat.st_mtime_ns]
-    return stamps
+def _partial(directory: Path, name: str) -> Path:
+    return directory / f".{name}.parquet.partial"
 
 
-def forget_basis(directory: Path) -> None:
-    """Remove a saved basis's manifest, before the tables it describes change."""
+def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
+    """Why ``convert`` should not write into ``directory``, or None.
+
+    It writes into an empty or new folder, or over its own earlier output;
+    never into a folder it reads, where the next read would take its tables
+    as input too.
+    """
+    target = directory.resolve()
+    for given in inputs:
+        folder = Path(given).resolve() if given != "-" else None
+        if (
+            folder is not None
+            and folder.is_dir()
+            and folder in (target, *target.parents)
+        ):
+            return (
+                f"the output folder {directory} is inside the input folder "
+                f"{given}: reading that folder again would read the tables too"
+            )
+    if not directory.is_dir():
+        return None
+    ours = {f"{table.name}.parquet" for table in _TABLES}
+    others = sorted(
+        entry.name
+        for entry in directory.iterdir()
+        if not entry.name.startswith(".") and entry.name not in ours
+    )
+    if others:
+        return (
+            f"the output folder {directory} holds other files ({others[0]}, …); "
+            "convert writes into an empty folder or over its own earlier output"
+        )
+    return None
+
+
+def publish_tables(directory: Path) -> None:
+    """Put the tables of a finished conversion under their names."""
+    # The old report basis describes the old tables: it goes first.
     (directory / BASIS_FOLDER / _MANIFEST).unlink(missing_ok=True)
+    for table in _TABLES:
+        _partial(directory, table.name).replace(directory / f"{table.name}.parquet")
+
+
+def discard_tables(directory: Path) -> None:
+    """Remove what a failed conversion wrote."""
+    for table in _TABLES:
+        _partial(directory, table.name).unlink(missing_ok=True)
+
+
+def _stamps(directory: Path) -> dict[str, list[int]]:
+    """Size and modification time of every file an export read or report sees.
+
+    That is every file of the folder that the walk over inputs reads, and
+    every file of the saved basis but its manifest.
+    """
+    stamps = {}
+    for root, folders, names in os.walk(directory):
+        here = Path(root)
+        folders[:] = [
+            name
+            for name in folders
+            if not name.startswith(".") or (here == directory and name == BASIS_FOLDER)
+        ]
+        for name in names:
+            in_basis = here == directory / BASIS_FOLDER
+            if name == _MANIFEST and in_basis:
+                continue
+            if name.startswith(".") and not in_basis:
+                continue
+            path = here / name
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            stamps[path.relative_to(directory).as_posix()] = [
+                stat.st_size,
+                stat.st_mtime_ns,
+            ]
+    return stamps
 
 
 def save_basis(
     frames: dict[str, pl.DataFrame],
     sections: dict[str, pl.DataFrame],
     directory: Path,
+    warnings: Sequence[str] = (),
 ) -> None:
     """Save a report basis beside the tables just written to ``directory``.
 
@@ -105,6 +180,8 @@ def save_basis(
         The sections of the report on the whole export, with no filter.
     directory
         The folder the tables were written to.
+    warnings
+        What reading the export warned of, to be told again by each report.
     """
     folder = directory / BASIS_FOLDER
     folder.mkdir(exist_ok=True)
@@ -115,18 +192,30 @@ def save_basis(
     # The manifest comes last: without it, a half-written basis is not used.
     manifest = {
         "layout": _LAYOUT,
-        "tables": _stamps(directory),
+        "files": _stamps(directory),
         "sections": list(sections),
+        "warnings": list(warnings),
     }
     (folder / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
 
 
 @dataclass(frozen=True)
 class Saved:
-    """What convert saved for reports: the basis, and the unfiltered sections."""
+    """What convert saved for reports.
+
+    That is the basis, the unfiltered sections, and what reading the export
+    warned of.
+    """
 
     basis: Basis
     sections: dict[str, pl.LazyFrame]
+    warnings: tuple[str, ...]
+
+
+def _texts(value: object) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
 
 
 def saved_report(paths: Sequence[str]) -> tuple[Saved | None, str | None]:
@@ -136,35 +225,39 @@ def saved_report(paths: Sequence[str]) -> tuple[Saved | None, str | None]:
     -------
     tuple
         The saved basis and sections, or None when there are none to use; and
-        a warning when they are there but out of date.
+        a warning when they are there but cannot be used.
     """
     if len(paths) != 1:
         return None, None
     directory = Path(paths[0])
     folder = directory / BASIS_FOLDER
     try:
-        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = (folder / _MANIFEST).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         return None, None
-    current = isinstance(manifest, dict) and manifest.get("layout") == _LAYOUT
-    if not current or manifest.get("tables") != _stamps(directory):
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("layout") != _LAYOUT:
+        return None, f"{paths[0]}: the saved report is unreadable; reading the tables"
+    sections, warnings = (
+        _texts(manifest.get("sections")),
+        _texts(manifest.get("warnings")),
+    )
+    if sections is None or warnings is None:
+        return None, f"{paths[0]}: the saved report is unreadable; reading the tables"
+    if manifest.get("files") != _stamps(directory):
         warning = (
-            f"{paths[0]}: the tables changed since convert saved its report "
-            "basis, so it is not used; run convert again to save a new one"
+            f"{paths[0]}: files in the folder were added, changed or copied "
+            "without their times since convert saved its report, so it is not "
+            "used; run convert again to save a new one"
         )
         return None, warning
     frames = {name: folder / f"{name}.parquet" for name in Basis.__dataclass_fields__}
-    sections = {
-        str(name): folder / f"{_SECTION}{name}.parquet"
-        for name in manifest.get("sections", ())
-    }
-    if not all(path.is_file() for path in [*frames.values(), *sections.values()]):
-        warning = f"{paths[0]}: part of the saved report basis is missing; not used"
-        return None, warning
-    return Saved(
-        Basis(**{name: _scan(path) for name, path in frames.items()}),
-        {name: _scan(path) for name, path in sections.items()},
-    ), None
+    basis = Basis(**{name: _scan(path) for name, path in frames.items()})
+    shown = {name: _scan(folder / f"{_SECTION}{name}.parquet") for name in sections}
+    return Saved(basis, shown, tuple(warnings)), None
 
 
 def _scan(path: Path) -> pl.LazyFrame:

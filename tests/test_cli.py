@@ -11,6 +11,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -403,3 +404,26 @@ def test_deliveries_no_classify_leaves_only_the_verdicts_empty(export: Path) -> 
     assert {k: v for k, v in bare.items() if k not in verdicts} == {
         k: v for k, v in full.items() if k not in verdicts
     }
+
+
+def test_rejected_records_are_told_in_file_and_line_order(tmp_path: Path) -> None:
+    # Lines 2 and 3 fail to cast after reading; line 4 is no JSON, which the
+    # record-by-record read finds first.
+    good = {
+        "TimeGenerated": "2026-02-10T10:00:05Z",
+        "CorrelationId": "m1",
+        "RecipientId": "a@x.example",
+        "DeliveryStatus": "Delivered",
+        "Type": "ACSEmailStatusUpdateOperational",
+    }
+    bad = {**good, "IsHardBounce": "maybe"}
+    lines = [json.dumps(good), json.dumps(bad), json.dumps(bad), "{not json"]
+    export = tmp_path / "export.json"
+    export.write_text("\n".join(lines) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    result = CliRunner().invoke(
+        cli, ["report", str(export), "--rejects", str(rejects), "-f", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "first: " + str(export) + ": line 2:" in result.stderr
+    assert pl.read_csv(rejects)["line"].to_list() == [2, 3, 4]

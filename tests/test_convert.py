@@ -74,16 +74,16 @@ def test_a_report_on_the_converted_folder_starts_from_the_saved_basis(
     assert 0 < _final(narrowed) < _final(saved)
 
 
-def test_only_filtered_reports_compute_from_the_saved_rows(tmp_path: Path) -> None:
+def test_a_changed_file_of_the_saved_basis_is_noticed(tmp_path: Path) -> None:
     out = tmp_path / "tables"
     CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
     rows = out / ".acsmail" / "rows.parquet"
-    # Emptied, the saved rows leave the saved sections of the whole report as
-    # they were, while a filtered report, computed from the rows, finds none.
     pl.read_parquet(rows).clear().write_parquet(rows)
-    assert _report(str(out))[0] == _report(str(SAMPLE))[0]
-    assert _final(_report(str(out), "--status", "Delivered")[0]) == 0
-    assert _final(_report(str(SAMPLE), "--status", "Delivered")[0]) > 0
+    document, warnings = _report(str(out), "--status", "Delivered")
+    assert "not used" in warnings
+    # Read from the tables instead: the same figures as the export itself.
+    assert _final(document) == _final(_report(str(SAMPLE), "--status", "Delivered")[0])
+    assert len(_files(document)) == 3
 
 
 def test_a_missing_part_of_the_basis_is_not_used(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_a_missing_part_of_the_basis_is_not_used(tmp_path: Path) -> None:
     CliRunner().invoke(cli, ["convert", str(SAMPLE), "-o", str(out), "-q"])
     (out / ".acsmail" / "section-latency.parquet").unlink()
     document, warnings = _report(str(out))
-    assert "missing" in warnings
+    assert "not used" in warnings
     assert len(_files(document)) == 3
 
 
@@ -102,7 +102,7 @@ def test_changed_tables_make_the_saved_basis_stale(tmp_path: Path) -> None:
     stat = table.stat()
     os.utime(table, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     document, warnings = _report(str(out))
-    assert "changed since convert" in warnings
+    assert "not used" in warnings
     # Read from the tables: the inputs are the three Parquet files.
     assert len(_files(document)) == 3
     assert all(str(name).endswith(".parquet") for name in _files(document))
@@ -141,3 +141,94 @@ def test_generate_writes_a_readable_export(tmp_path: Path) -> None:
     overview = json.loads(report.stdout)["overview"][0]
     assert overview["rejected"] == 0
     assert overview["recipients_final"] > 0
+
+
+def _convert(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["convert", *args])
+    return result.exit_code, result.stderr
+
+
+def test_a_file_added_to_the_folder_sets_the_saved_report_aside(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "tables"
+    _convert(str(SAMPLE), "-o", str(out), "-q")
+    extra = out / "more.csv"
+    extra.write_bytes((SAMPLE / "ACSEmailSendMailOperational.csv").read_bytes())
+    document, warnings = _report(str(out))
+    assert "not used" in warnings
+    assert str(extra) in _files(document)
+
+
+def test_convert_refuses_folders_it_would_read_or_that_hold_other_files(
+    tmp_path: Path,
+) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    for path in SAMPLE.glob("*.csv"):
+        (export / path.name).write_bytes(path.read_bytes())
+    code, message = _convert(str(export), "-o", str(export / "converted"))
+    assert code == 2
+    assert "inside the input folder" in message
+    code, message = _convert(str(export), "-o", str(export))
+    assert code == 2
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "README.txt").write_text("notes\n")
+    code, message = _convert(str(export), "-o", str(other))
+    assert code == 2
+    assert "README.txt" in message
+    assert _convert(str(export), "-o", "")[0] == 2
+    # Over its own earlier output it may write again.
+    converted = tmp_path / "converted"
+    assert _convert(str(export), "-o", str(converted), "-q")[0] == 0
+    assert _convert(str(export), "-o", str(converted), "-q")[0] == 0
+
+
+def test_a_failed_conversion_writes_no_tables(tmp_path: Path) -> None:
+    bad = Path(__file__).parent.parent / "fixtures" / "bad" / "bad-json-line.json"
+    out = tmp_path / "tables"
+    code, _ = _convert(str(bad), "-o", str(out), "--strict", "-q")
+    assert code == 1
+    assert sorted(path.name for path in out.iterdir()) == []
+    # An earlier conversion into the folder is left as it was.
+    _convert(str(SAMPLE), "-o", str(out), "-q")
+    before = _report(str(out))[0]
+    assert _convert(str(bad), "-o", str(out), "--strict", "-q")[0] == 1
+    document, warnings = _report(str(out))
+    assert document == before
+    assert "not used" not in warnings
+
+
+def test_what_convert_warned_of_is_told_by_each_report(tmp_path: Path) -> None:
+    ambiguous = (
+        Path(__file__).parent.parent / "fixtures" / "bad" / "ambiguous-dates.csv"
+    )
+    out = tmp_path / "tables"
+    _convert(str(ambiguous), "-o", str(out), "-q")
+    _, warnings = _report(str(out))
+    assert "when converted" in warnings
+    assert "month/day or day/month" in warnings
+
+
+def test_an_unreadable_manifest_is_not_used(tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    _convert(str(SAMPLE), "-o", str(out), "-q")
+    manifest = out / ".acsmail" / "basis.json"
+    content = json.loads(manifest.read_text())
+    content["sections"] = None
+    manifest.write_text(json.dumps(content))
+    document, warnings = _report(str(out))
+    assert "unreadable" in warnings
+    assert len(_files(document)) == 3
+
+
+def test_reading_the_tables_says_what_they_leave_out(tmp_path: Path) -> None:
+    bad = Path(__file__).parent.parent / "fixtures" / "bad" / "bad-json-line.json"
+    out = tmp_path / "tables"
+    _convert(str(bad), "-o", str(out), "-q")
+    saved, _ = _report(str(out))
+    assert saved["overview"][0]["rejected"] == 1
+    redacted, warnings = _report(str(out), "--redact")
+    assert redacted["overview"][0]["rejected"] == 0
+    assert "leave out the records convert rejected" in warnings
