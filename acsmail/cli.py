@@ -524,7 +524,12 @@ def _spilled_report(
 
 
 def _saved_frames(
-    paths: tuple[str, ...], filters: Filters, *, records_needed: bool, quiet: bool
+    paths: tuple[str, ...],
+    filters: Filters,
+    *,
+    records_needed: bool,
+    date_order: str | None,
+    quiet: bool,
 ) -> list[pl.DataFrame] | None:
     """The sections from what convert saved, or None to read the files."""
     saved, warning = saved_report(paths)
@@ -546,6 +551,12 @@ def _saved_frames(
         return None
     for told in saved.warnings:
         _warn(f"{paths[0]}: when converted: {told}", quiet=quiet)
+    if date_order is not None:
+        _warn(
+            f"{paths[0]}: --date-order does nothing on a converted export, whose "
+            "times are already read; give it to convert",
+            quiet=quiet,
+        )
     plans = saved.sections if not filters.active else {}
     if set(plans) != set(SECTIONS):
         plans = build_report(saved.basis, filters)
@@ -617,6 +628,7 @@ def report(
         paths,
         filters,
         records_needed=bool(redactor or rejects_path or strict),
+        date_order=date_order,
         quiet=quiet,
     )
     if frames is None:
@@ -890,8 +902,8 @@ def convert(
     refusal = check_target(target, paths)
     if refusal is not None:
         raise click.UsageError(refusal)
+    created = [folder for folder in (target, *target.parents) if not folder.exists()]
     target.mkdir(parents=True, exist_ok=True)
-    inputs = _read(paths, date_order, quiet)
     names: list[str] = []
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
@@ -902,17 +914,22 @@ def convert(
         return [tables.rejected, *frames.values(), *sinks]
 
     try:
+        inputs = _read(paths, date_order, quiet)
         frames = _collect(
             inputs, plans, rejects_path=rejects_path, strict=strict, quiet=quiet
         )
+        saved = dict(zip(names, frames, strict=False))
+        basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
+        sections = build_report(basis, Filters())
+        report = pl.collect_all([sections[name] for name in SECTIONS], engine=ENGINE)
     except BaseException:
+        # Nothing of a failed run stays: no tables, and no folder it made.
         discard_tables(target)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     publish_tables(target)
-    saved = dict(zip(names, frames, strict=False))
-    basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
-    sections = build_report(basis, Filters())
-    report = pl.collect_all([sections[name] for name in SECTIONS], engine=ENGINE)
     save_basis(saved, dict(zip(SECTIONS, report, strict=True)), target, inputs.warnings)
 
 

@@ -15,6 +15,7 @@ building the deliveries again.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from dataclasses import dataclass
@@ -91,13 +92,15 @@ def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
     as input too.
     """
     target = directory.resolve()
-    for given in inputs:
-        folder = Path(given).resolve() if given != "-" else None
-        if (
-            folder is not None
-            and folder.is_dir()
-            and folder in (target, *target.parents)
-        ):
+    # A pattern reads the folders it matches, as the walk over inputs does.
+    read = [
+        (given, Path(found).resolve())
+        for given in inputs
+        if given != "-"
+        for found in (glob.glob(given) if glob.has_magic(given) else [given])
+    ]
+    for given, folder in read:
+        if folder in (target, *target.parents) and folder.is_dir():
             return (
                 f"the output folder {directory} is inside the input folder "
                 f"{given}: reading that folder again would read the tables too"

@@ -172,6 +172,10 @@ def test_convert_refuses_folders_it_would_read_or_that_hold_other_files(
     assert "inside the input folder" in message
     code, message = _convert(str(export), "-o", str(export))
     assert code == 2
+    # A pattern that matches the folder reads it just the same.
+    code, message = _convert(str(tmp_path / "exp*"), "-o", str(export / "out"))
+    assert code == 2
+    assert "inside the input folder" in message
     other = tmp_path / "other"
     other.mkdir()
     (other / "README.txt").write_text("notes\n")
@@ -187,10 +191,11 @@ def test_convert_refuses_folders_it_would_read_or_that_hold_other_files(
 
 def test_a_failed_conversion_writes_no_tables(tmp_path: Path) -> None:
     bad = Path(__file__).parent.parent / "fixtures" / "bad" / "bad-json-line.json"
-    out = tmp_path / "tables"
+    out = tmp_path / "new" / "tables"
     code, _ = _convert(str(bad), "-o", str(out), "--strict", "-q")
     assert code == 1
-    assert sorted(path.name for path in out.iterdir()) == []
+    # Not even the folders it made for its output are left.
+    assert not (tmp_path / "new").exists()
     # An earlier conversion into the folder is left as it was.
     _convert(str(SAMPLE), "-o", str(out), "-q")
     before = _report(str(out))[0]
@@ -232,3 +237,12 @@ def test_reading_the_tables_says_what_they_leave_out(tmp_path: Path) -> None:
     redacted, warnings = _report(str(out), "--redact")
     assert redacted["overview"][0]["rejected"] == 0
     assert "leave out the records convert rejected" in warnings
+
+
+def test_date_order_is_for_convert_not_for_a_report_on_its_output(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "tables"
+    _convert(str(SAMPLE), "-o", str(out), "-q")
+    _, warnings = _report(str(out), "--date-order", "dmy")
+    assert "--date-order does nothing on a converted export" in warnings
