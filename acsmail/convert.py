@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from acsmail.readers.detect import SKIPPED_NAMES
 from acsmail.report import Basis
 from acsmail.schema import ENGAGEMENT, SEND, STATUS
 
@@ -111,7 +112,9 @@ def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
     others = sorted(
         entry.name
         for entry in directory.iterdir()
-        if not entry.name.startswith(".") and entry.name not in ours
+        if not entry.name.startswith(".")
+        and entry.name not in ours
+        and entry.name not in SKIPPED_NAMES
     )
     if others:
         return (
@@ -153,7 +156,7 @@ def _stamps(directory: Path) -> dict[str, list[int]]:
             in_basis = here == directory / BASIS_FOLDER
             if name == _MANIFEST and in_basis:
                 continue
-            if name.startswith(".") and not in_basis:
+            if not in_basis and (name.startswith(".") or name in SKIPPED_NAMES):
                 continue
             path = here / name
             try:

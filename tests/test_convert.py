@@ -246,3 +246,14 @@ def test_date_order_is_for_convert_not_for_a_report_on_its_output(
     _convert(str(SAMPLE), "-o", str(out), "-q")
     _, warnings = _report(str(out), "--date-order", "dmy")
     assert "--date-order does nothing on a converted export" in warnings
+
+
+def test_what_file_managers_leave_behind_does_not_set_the_report_aside(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "tables"
+    _convert(str(SAMPLE), "-o", str(out), "-q")
+    (out / "Thumbs.db").write_bytes(b"\x00")
+    document, warnings = _report(str(out))
+    assert "not used" not in warnings
+    assert _files(document) == sorted(str(path) for path in SAMPLE.glob("*.csv"))

@@ -15,7 +15,7 @@ from acsmail.schema import table_named
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["FORMS", "expand_paths", "folder_hint", "sniff_form"]
+__all__ = ["FORMS", "SKIPPED_NAMES", "expand_paths", "folder_hint", "sniff_form"]
 
 #: Every form ``sniff_form`` can name, before ``.gz`` is added for compression.
 FORMS: Final = (
@@ -30,7 +30,8 @@ FORMS: Final = (
 STDIN_PATH: Final = "-"
 
 _GLOB_CHARS: Final = re.compile(r"[*?\[]")
-_SKIPPED_NAMES: Final = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+#: Files a folder walk passes over: what file managers leave behind.
+SKIPPED_NAMES: Final = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _FOLDERS: Final = re.compile(
     r"(?:^|[/\\])(?:insights-logs-|am-)([^/\\]+)", re.IGNORECASE
 )
@@ -91,7 +92,7 @@ def _walk(folder: Path) -> list[Path]:
         found.extend(
             os.path.join(root, name)  # noqa: PTH118 (see the docstring)
             for name in names
-            if name not in _SKIPPED_NAMES and not name.startswith(".")
+            if name not in SKIPPED_NAMES and not name.startswith(".")
         )
     return [Path(name) for name in sorted(found)]
 
