@@ -27,7 +27,7 @@ from acsmail.convert import (
     saved_report,
 )
 from acsmail.deliveries import Options, build_deliveries
-from acsmail.errors import AcsmailError, RejectedRecordError
+from acsmail.errors import AcsmailError, RejectedRecordError, first_line
 from acsmail.generate import FORMS as GENERATED_FORMS
 from acsmail.generate import generate as generate_export
 from acsmail.inspect import inspect
@@ -233,10 +233,7 @@ def _errors_as_click(command: Callable[..., None]) -> Callable[..., None]:
             # The reader of stdout went away (``| head``): stop quietly.
             _silence_stdout()
         except pl.exceptions.PolarsError as error:
-            first_line = (
-                str(error).strip().splitlines()[0] if str(error).strip() else ""
-            )
-            msg = f"could not read the input: {first_line}"
+            msg = f"could not read the input: {first_line(error)}"
             raise click.ClickException(printable(msg)) from error
         except OSError as error:
             if error.errno == errno.EPIPE or "Broken pipe" in str(error):
@@ -557,15 +554,13 @@ def _saved_frames(
             "times are already read; give it to convert",
             quiet=quiet,
         )
-    plans = saved.sections if not filters.active else {}
-    if set(plans) != set(SECTIONS):
-        plans = build_report(saved.basis, filters)
+    whole = not filters.active and set(saved.sections) == set(SECTIONS)
+    plans = saved.sections if whole else build_report(saved.basis, filters)
     try:
         return pl.collect_all([plans[name] for name in SECTIONS], engine=ENGINE)
     except pl.exceptions.PolarsError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         _warn(
-            f"{paths[0]}: the saved report could not be read ({reason}); "
+            f"{paths[0]}: the saved report could not be read ({first_line(error)}); "
             "reading the tables",
             quiet=quiet,
         )
@@ -904,21 +899,18 @@ def convert(
         raise click.UsageError(refusal)
     created = [folder for folder in (target, *target.parents) if not folder.exists()]
     target.mkdir(parents=True, exist_ok=True)
-    names: list[str] = []
 
     def plans(current: Inputs) -> list[pl.LazyFrame]:
         tables, basis = _basis(current, None)
-        frames = basis.frames()
-        names[:] = frames
         sinks = conversion_plans(tables, target)
-        return [tables.rejected, *frames.values(), *sinks]
+        return [tables.rejected, *basis.frames().values(), *sinks]
 
     try:
         inputs = _read(paths, date_order, quiet)
         frames = _collect(
             inputs, plans, rejects_path=rejects_path, strict=strict, quiet=quiet
         )
-        saved = dict(zip(names, frames, strict=False))
+        saved = dict(zip(Basis.names(), frames, strict=False))
         basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
         sections = build_report(basis, Filters())
         report = pl.collect_all([sections[name] for name in SECTIONS], engine=ENGINE)

@@ -260,7 +260,7 @@ def saved_report(paths: Sequence[str]) -> tuple[Saved | None, str | None]:
             "used; run convert again to save a new one"
         )
         return None, warning
-    frames = {name: folder / f"{name}.parquet" for name in Basis.__dataclass_fields__}
+    frames = {name: folder / f"{name}.parquet" for name in Basis.names()}
     basis = Basis(**{name: _scan(path) for name, path in frames.items()})
     shown = {name: _scan(folder / f"{_SECTION}{name}.parquet") for name in sections}
     return Saved(basis, shown, tuple(warnings)), None

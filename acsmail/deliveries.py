@@ -152,6 +152,13 @@ class Deliveries:
         return Deliveries(rows.lazy(), counts.lazy())
 
 
+def _merge_fields(lf: pl.LazyFrame) -> tuple[list[str], list[str]]:
+    """The fields duplicates share (all but provenance), and the cheap ones."""
+    names = lf.collect_schema().names()
+    subset = [name for name in names if name not in _PROVENANCE]
+    return subset, [name for name in _CHEAP_FIELDS if name in names]
+
+
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Merge records identical in every canonical field, wherever they came from.
 
@@ -160,9 +167,7 @@ def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     duplicates, and only those are compared field by field. The first of each
     set of duplicates is kept; the order of the records is not.
     """
-    names = lf.collect_schema().names()
-    subset = [name for name in names if name not in _PROVENANCE]
-    cheap = [name for name in _CHEAP_FIELDS if name in names]
+    subset, cheap = _merge_fields(lf)
     if not cheap:
         return lf.unique(subset=subset, keep="first", maintain_order=True)
     marked = lf.with_columns((pl.len().over(cheap) > 1).alias(_SHARED)).cache()
@@ -179,11 +184,9 @@ def _merged_in_memory(lf: pl.LazyFrame) -> pl.LazyFrame:
     A copy of every kept record would hold the table twice at the run's
     peak; which records are kept takes one bit each.
     """
-    names = lf.collect_schema().names()
-    cheap = [name for name in _CHEAP_FIELDS if name in names]
+    subset, cheap = _merge_fields(lf)
     if not cheap:
         return dedupe(lf).collect(engine=ENGINE).lazy()
-    subset = [name for name in names if name not in _PROVENANCE]
     shared = lf.select(pl.len().over(cheap) > 1).collect(engine=ENGINE).to_series()
     first = (
         lf.with_row_index(_ROW)

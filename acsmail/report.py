@@ -7,7 +7,7 @@ filtered deliveries and collected together, so the export is read once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
@@ -685,16 +685,14 @@ class Basis:
     absent: pl.LazyFrame
     rejected: pl.LazyFrame
 
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The names of the frames, in order."""
+        return tuple(field.name for field in fields(cls))
+
     def frames(self) -> dict[str, pl.LazyFrame]:
         """The frames by name, for saving; ``Basis(**frames)`` rebuilds it."""
-        return {
-            "rows": self.rows,
-            "delivered": self.delivered,
-            "counts": self.counts,
-            "inputs": self.inputs,
-            "absent": self.absent,
-            "rejected": self.rejected,
-        }
+        return {name: getattr(self, name) for name in self.names()}
 
 
 def report_basis(inputs: Inputs, tables: Tables, deliveries: Deliveries) -> Basis:

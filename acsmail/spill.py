@@ -56,7 +56,10 @@ def _share(shares: int) -> pl.Expr:
     return (key % shares).alias(_SHARE)
 
 
-def _scan(paths: list[Path]) -> pl.LazyFrame:
+def _scan(paths: list[Path], schema: pl.Schema | None = None) -> pl.LazyFrame:
+    """The spilled files as one frame; with no file, an empty frame of ``schema``."""
+    if not paths and schema is not None:
+        return pl.LazyFrame(schema=schema)
     return pl.scan_parquet(paths, glob=False, hive_partitioning=False)
 
 
@@ -115,8 +118,7 @@ def spilled_basis(
     none_unclassified = pl.LazyFrame(schema=_UNCLASSIFIED_SCHEMA)
 
     def table(name: str, share: int) -> pl.LazyFrame:
-        paths = written.get((name, share))
-        return _scan(paths) if paths else pl.LazyFrame(schema=schemas[name])
+        return _scan(written.get((name, share), []), schemas[name])
 
     outputs: dict[str, list[Path]] = {"rows": [], "delivered": []}
     counts = []
@@ -176,4 +178,4 @@ def _whole(
     paths = [
         path for (table, _), found in written.items() if table == name for path in found
     ]
-    return _scan(paths) if paths else pl.LazyFrame(schema=schemas[name])
+    return _scan(paths, schemas[name])

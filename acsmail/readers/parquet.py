@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from acsmail.errors import InputError
+from acsmail.errors import InputError, first_line
 from acsmail.readers._files import InputFile, read_all
 from acsmail.readers._source import (
     PATH,
@@ -82,7 +82,7 @@ def open_parquet(
     try:
         schema = _scan([file.path], several=False).collect_schema()
     except pl.exceptions.PolarsError as error:
-        msg = f"{file.name}: not a readable Parquet file ({_first_line(error)})"
+        msg = f"{file.name}: not a readable Parquet file ({first_line(error)})"
         raise InputError(msg) from error
     if set(schema.names()) >= _DELIVERIES_MARKERS:
         msg = (
@@ -138,7 +138,7 @@ def open_parquet(
         try:
             records = fast().collect()
         except pl.exceptions.PolarsError as error:
-            msg = f"{file.name}: the Parquet file is damaged ({_first_line(error)})"
+            msg = f"{file.name}: the Parquet file is damaged ({first_line(error)})"
             raise InputError(msg) from error
         return Careful(records, rejects_frame(file.name, []))
 
@@ -156,11 +156,6 @@ def open_parquet(
     )
     source.warnings.extend(warnings)
     return source
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _raw_rows(path: Path, wanted: set[int]) -> dict[int, str]:
