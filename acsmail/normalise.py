@@ -126,52 +126,87 @@ def _canonical_spelling(column: str, spellings: tuple[str, ...]) -> pl.Expr:
     )
 
 
-def _cast(column: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
-    """The typed value of a text column, and the reason when it does not cast."""
-    raw = pl.col(column)
+def _expected(dtype: pl.DataType) -> str | None:
+    """What a text must be to cast to the type; None for columns kept as text."""
     if dtype == TIME or dtype == pl.String:
-        return raw, None
+        return None
     if dtype == pl.Boolean:
-        folded = raw.str.to_lowercase()
-        value = (
-            pl.when(folded.is_in(_TRUE))
+        return "true or false"
+    if dtype == pl.Int64:
+        return "a whole number of at least 0"
+    return "a number of at least 0"
+
+
+def _parsed(column: str, dtype: pl.DataType) -> pl.Expr:
+    """The first step of a cast: the text read as a number, or folded."""
+    if dtype == pl.Boolean:
+        return pl.col(column).str.to_lowercase()
+    return (
+        pl.col(column)
+        .str.strip_chars()
+        .cast(pl.Float64 if dtype == pl.Int64 else dtype, strict=False)
+    )
+
+
+def _checked(parsed: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The second step: the parsed value where it is one the column allows."""
+    if dtype == pl.Boolean:
+        return (
+            pl.when(parsed.is_in(_TRUE))
             .then(True)
-            .when(folded.is_in(_FALSE))
+            .when(parsed.is_in(_FALSE))
             .then(False)
-            .otherwise(None)
         )
-        expected = "true or false"
-    elif dtype == pl.Int64:
+    if dtype == pl.Int64:
         # Sizes and counts: whole, not negative, and within 64 bits (a value
         # past them would fail the cast of the whole column, not one record).
-        number = raw.str.strip_chars().cast(pl.Float64, strict=False)
-        whole = (number == number.floor()) & number.is_between(0, _LARGEST_COUNT)
-        value = pl.when(whole).then(number).cast(pl.Int64)
-        expected = "a whole number of at least 0"
-    else:
-        number = raw.str.strip_chars().cast(dtype, strict=False)
-        value = pl.when(number.is_finite() & (number >= 0)).then(number)
-        expected = "a number of at least 0"
-    reason = pl.when(raw.is_not_null() & value.is_null()).then(
-        pl.format(f"{column}: expected {expected}, got '{{}}'", raw)
-    )
-    return value.alias(column), reason
+        whole = (parsed == parsed.floor()) & parsed.is_between(0, _LARGEST_COUNT)
+        return pl.when(whole).then(parsed).cast(pl.Int64)
+    return pl.when(parsed.is_finite() & (parsed >= 0)).then(parsed)
+
+
+def _text_of(column: str) -> str:
+    return f"_text_{column}"
 
 
 def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
-    """The records of one table, cast, with a reason on each rejected record."""
-    values = []
-    reasons = [pl.col(REJECT)]
-    for column, dtype in table.schema.items():
-        value, reason = _cast(column, dtype)
-        values.append(value)
-        if reason is not None:
-            reasons.append(reason)
+    """The records of one table, cast, with a reason on each rejected record.
+
+    Each cast runs in steps over columns of their own: the text is parsed
+    once, the parsed value checked once, and the reason reads both. Written
+    as one expression, Polars would parse the text again for every use.
+    """
+    cast = {
+        column: dtype
+        for column, dtype in table.schema.items()
+        if _expected(dtype) is not None
+    }
     lf = records.filter(pl.col(TABLE) == table.key).select(
-        *values,
-        pl.coalesce(reasons).alias(REJECT),
+        *(
+            _parsed(column, cast[column]).alias(column)
+            if column in cast
+            else pl.col(column)
+            for column in table.schema
+        ),
+        *(pl.col(column).alias(_text_of(column)) for column in cast),
+        pl.col(REJECT),
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_LINE),
+    )
+    lf = lf.with_columns(
+        _checked(pl.col(column), dtype).alias(column) for column, dtype in cast.items()
+    )
+    reasons = [
+        pl.when(pl.col(_text_of(column)).is_not_null() & pl.col(column).is_null()).then(
+            pl.format(
+                f"{column}: expected {_expected(dtype)}, got '{{}}'",
+                pl.col(_text_of(column)),
+            )
+        )
+        for column, dtype in cast.items()
+    ]
+    lf = lf.with_columns(pl.coalesce(pl.col(REJECT), *reasons).alias(REJECT)).drop(
+        [_text_of(column) for column in cast]
     )
     if "DeliveryStatus" in table.schema:
         lf = lf.with_columns(_canonical_spelling("DeliveryStatus", DELIVERY_STATUSES))

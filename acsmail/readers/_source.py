@@ -57,6 +57,8 @@ HINT: Final = "_hint"
 REJECT: Final = "_reject"
 #: The file path column of a scan over several files, before it becomes a name.
 PATH: Final = "_path"
+#: The parsed datetime, while the text it came from is still needed.
+_PARSED: Final = "_parsed_time"
 
 REJECTS_SCHEMA: Final = {
     "file": pl.String(),
@@ -360,9 +362,15 @@ def finish(
     ]
     too_long = _too_long(texts)
     if typed_time is None and "TimeGenerated" in mapping.values():
+        # Parsed into a column of its own first: written inline, the parse
+        # would run twice, once for the value and once for the reason.
         raw = pl.col("TimeGenerated")
-        parsed = parse_time(raw, time_format)
-        bad = raw.is_not_null() & (raw.str.strip_chars() != "") & parsed.is_null()
+        lf = lf.with_columns(parse_time(raw, time_format).alias(_PARSED))
+        bad = (
+            raw.is_not_null()
+            & pl.col(_PARSED).is_null()
+            & (raw.str.strip_chars() != "")
+        )
         return lf.with_columns(
             pl.coalesce(
                 too_long,
@@ -370,8 +378,8 @@ def finish(
                     pl.format("TimeGenerated: expected a datetime, got '{}'", raw)
                 ),
             ).alias(REJECT),
-            parsed.alias("TimeGenerated"),
-        )
+            pl.col(_PARSED).alias("TimeGenerated"),
+        ).drop(_PARSED)
     return lf.with_columns(pl.coalesce(too_long, pl.col(REJECT)).alias(REJECT))
 
 
