@@ -234,28 +234,37 @@ def _first_of_each(
 def _final_statuses(status: pl.LazyFrame) -> pl.LazyFrame:
     """The latest terminal status of each recipient of each message.
 
-    Only the records at their group's latest time can win, and most groups
-    have one: the tie-break order is applied to the rest alone.
+    Most recipients have one terminal record, which wins as it is. Of the
+    others, only the records at their group's latest time can win, and the
+    tie-break order is applied to those alone.
     """
     keys = ["CorrelationId", "RecipientId", "ResourceId"]
     terminal = status.filter(
         pl.col("RecipientId").is_not_null()
         & pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES)
     )
+    sized = terminal.with_columns(pl.len().over(keys).alias(_SIZE)).cache()
     time = pl.col("TimeGenerated")
     latest = time.max().over(keys)
     # A group whose times are all missing has no latest time: all of it
     # competes, ordered by the tie-break alone.
-    contenders = terminal.filter((time == latest) | latest.is_null())
-    sized = contenders.with_columns(pl.len().over(keys).alias(_SIZE))
+    contenders = (
+        sized.filter(pl.col(_SIZE) > 1)
+        .filter((time == latest) | latest.is_null())
+        .with_columns(pl.len().over(keys).alias(_SIZE))
+    )
     rank = pl.col("DeliveryStatus").replace_strict(_TIE_RANK, return_dtype=pl.Int8)
     order = [_RANK, "SmtpStatusCode", "EnhancedSmtpStatusCode"]
     order += ["FailureMessage", SOURCE_FILE, SOURCE_LINE]
-    ranked = sized.with_columns(
+    ranked = contenders.with_columns(
         ((pl.col(_SIZE) > 1) & time.is_not_null()).alias(_TIED),
         rank.alias(_RANK),
     ).cache()
-    return _first_of_each(ranked, keys, order, [False] * len(order)).drop(_RANK)
+    alone = sized.filter(pl.col(_SIZE) == 1).with_columns(
+        pl.lit(False).alias(_TIED), pl.lit(None, pl.Int8).alias(_RANK)
+    )
+    winners = _first_of_each(ranked, keys, order, [False] * len(order))
+    return pl.concat([alone.drop(_SIZE), winners]).drop(_RANK)
 
 
 def _earliest_sends(send: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:

@@ -437,13 +437,17 @@ def _hours(rows: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("Completeness") == "complete"
     )
     seconds = pl.col("DurationSeconds").filter(delivered)
+    # The mean of whole milliseconds is exact, so it does not depend on the
+    # order the rows come in (a mean of fractional seconds can differ in its
+    # last digit between two orders of the same rows).
+    milliseconds = pl.col("DurationMilliseconds").filter(delivered)
     return (
         final.group_by(pl.col("SendTime").dt.truncate("1h").alias("hour"))
         .agg(
             pl.col("MessageId").n_unique().alias("sends"),
             pl.len().alias("recipients"),
             _share(_status_is("Delivered"), pl.len()).alias("delivered_share"),
-            seconds.mean().round(3).alias("mean_latency"),
+            (milliseconds.mean() / 1000).round(3).alias("mean_latency"),
             nearest_rank(seconds, 0.95).alias("p95_latency"),
         )
         .sort("hour")
@@ -744,8 +748,7 @@ def deliveries_figures(
         how="horizontal",
     )
     delivered = deliveries.rows.filter(pl.col("FinalDeliveryStatus") == "Delivered")
-    # Both engagement sections start from it: computed once.
-    engagement = per_recipient(delivered, tables.engagement).cache()
+    engagement = per_recipient(delivered, tables.engagement)
     return deliveries.rows, engagement, counts
 
 
@@ -770,7 +773,10 @@ def build_report(basis: Basis, filters: Filters) -> dict[str, pl.LazyFrame]:
         The sections, in the order of ``SECTIONS``.
     """
     rows = apply_filters(basis.rows, filters)
-    delivered = apply_filters(basis.delivered, filters)
+    # Both engagement sections start from it: computed once. (The cache sits
+    # here rather than in the basis: a plan that is a cache of a plan holding
+    # caches of its own fails to collect alone in this Polars.)
+    delivered = apply_filters(basis.delivered, filters).cache()
     sections = {
         "inputs": basis.inputs,
         "absent_columns": basis.absent,

@@ -19,8 +19,9 @@ from click.testing import CliRunner
 from acsmail.cli import cli
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.engagement import per_recipient
-from acsmail.normalise import normalise
+from acsmail.normalise import normalise, read_tables
 from acsmail.readers import scan
+from acsmail.report import report_basis
 
 if TYPE_CHECKING:
     from acsmail.readers import Inputs
@@ -133,3 +134,28 @@ def test_engagement_per_recipient_joins_views_and_clicks_to_deliveries() -> None
     assert row("alice@gmail.com")["proxy_views"] == 1
     frank = row("frank@gmail.com")
     assert (frank["views"], frank["clicks"], frank["first_view"]) == (0, 0, None)
+
+
+def test_the_report_basis_engagement_collects_on_its_own() -> None:
+    # A library caller may collect one frame of the basis alone; the plan
+    # must not rely on being collected together with the sections.
+    inputs = scan([str(SAMPLE)])
+    tables = read_tables(inputs)
+    deliveries = build_deliveries(
+        tables, Options(include_pending=True, ordered=False, in_memory=True)
+    )
+    basis = report_basis(inputs, tables, deliveries.collected())
+    df = basis.delivered.collect()
+    engaged = df.filter((pl.col("views") + pl.col("clicks")) > 0)
+    got = {
+        row["RecipientId"]: (row["views"], row["clicks"])
+        for row in engaged.iter_rows(named=True)
+    }
+    # The five engaged recipients of the module docstring; all were delivered.
+    assert got == {
+        "alice@gmail.com": (1, 0),
+        "carol@yahoo.com": (2, 1),
+        "walter@contoso.com": (0, 1),
+        "eli@yahoo.com": (1, 0),
+        "ian@gmail.com": (1, 0),
+    }
