@@ -248,7 +248,9 @@ def normalise(inputs: Inputs) -> Tables:
         if name not in present
     ]
     text = [
-        pl.when(pl.col(name).str.strip_chars() == "")
+        # Blank when nothing is left after the leading whitespace: cheaper to
+        # find than stripping both ends and comparing.
+        pl.when(pl.col(name).str.strip_chars_start().str.len_bytes() == 0)
         .then(None)
         .otherwise(pl.col(name))
         .alias(name)
