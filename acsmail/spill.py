@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail.deliveries import build_deliveries
-from acsmail.normalise import Tables, absent_columns, normalise
+from acsmail.normalise import Tables, absent_columns, each_part, normalise
 from acsmail.readers import ENGINE, REJECTS_SCHEMA
 from acsmail.readers._limits import spill_bytes
 from acsmail.report import (
@@ -94,11 +94,17 @@ def spilled_basis(
     files, rejected, unclassified = [], [], []
     schemas: dict[str, pl.Schema] = {}
     written: dict[tuple[str, int], list[Path]] = {}
-    for number, part in enumerate(inputs.parts()):
+
+    def read(part: Inputs) -> Tables:
         tables = normalise(part)
         if redactor is not None:
             tables = redactor.tables(tables)
-        tables = tables.collected()
+        return tables.collected()
+
+    parts = inputs.parts()
+    for number, (part, tables) in enumerate(
+        zip(parts, each_part(parts, read), strict=True)
+    ):
         files.append(inputs_per_file(part, tables).collect(engine=ENGINE))
         rejected.append(tables.rejected.collect())
         unclassified.append(tables.unclassified.collect())

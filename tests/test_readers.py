@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from polars.testing import assert_frame_equal
 
 from acsmail.cli import cli
 from acsmail.errors import InputError
-from acsmail.normalise import normalise, read_tables
+from acsmail.normalise import each_part, normalise, read_tables
 from acsmail.readers import scan
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -460,6 +461,24 @@ def test_read_tables_in_parts_equals_reading_whole(tmp_path: Path) -> None:
     assert_frame_equal(parted_send, send)
     assert rejected.height == 1
     assert_frame_equal(parted_rejected, rejected)
+
+
+def test_each_part_keeps_the_order_of_the_parts_and_their_errors() -> None:
+    # The first part finishes last; the results still come in part order.
+    delays = {"a": 0.2, "b": 0.0, "c": 0.05}
+
+    def read(part: Any) -> str:
+        time.sleep(delays[part])
+        if part == "c":
+            msg = "part c is broken"
+            raise ValueError(msg)
+        return str(part).upper()
+
+    results = each_part(["a", "b", "c"], read)
+    assert next(results) == "A"
+    assert next(results) == "B"
+    with pytest.raises(ValueError, match="part c is broken"):
+        next(results)
 
 
 def test_scan_gzip_with_a_damaged_trailer_keeps_its_records(tmp_path: Path) -> None:
