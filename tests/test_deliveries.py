@@ -287,6 +287,9 @@ def test_deliveries_merge_duplicates_the_same_either_way(
     # Same message, recipient, time and status as `delivered`, another reply:
     # not a duplicate, though it shares every field the first grouping uses.
     near = {**delivered, "FailureMessage": "250 2.0.0 OK"}
+    # Another message's status at the same instant: not a duplicate either;
+    # m2's later bounce supersedes it.
+    same_instant = _status("m2", "2026-02-10T10:00:06Z", "b@x.com", "Failed")
     records = [
         _send("m1", "2026-02-10T10:00:00Z"),
         _send("m1", "2026-02-10T10:00:00Z"),
@@ -295,14 +298,16 @@ def test_deliveries_merge_duplicates_the_same_either_way(
         delivered,
         delivered,
         near,
+        same_instant,
         bounced,
     ]
     rows, counts = _built(tmp_path, records, in_memory=in_memory)
     assert counts["duplicate_send_records"] == 1
     assert counts["duplicate_status_records"] == 2
-    # `delivered` and `near` tie at m1's latest instant; m2 has one status.
+    # `delivered` and `near` tie at m1's latest instant; m2's bounce is later
+    # than its failure.
     assert counts["ties"] == 1
-    assert counts["superseded_status_records"] == 1
+    assert counts["superseded_status_records"] == 2
     assert sorted(rows["FinalDeliveryStatus"].to_list()) == ["Bounced", "Delivered"]
 
 
