@@ -698,10 +698,13 @@ def deliveries(
         raise click.UsageError(msg)
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
+    # The tables are read into memory: duplicates are merged as a mask over
+    # them rather than as a copy.
     options = Options(
         kql_compatible=kql_compatible,
         include_pending=include_pending,
         classify=not no_classify,
+        in_memory=True,
     )
     inputs = _read(paths, date_order, quiet)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 import polars as pl
 
-from acsmail.readers import ENGINE
+from acsmail.readers import ENGINE, PART_BYTES
 from acsmail.readers._source import HINT, REJECT
 from acsmail.schema import (
     DELIVERY_STATUSES,
@@ -45,6 +45,7 @@ __all__ = [
     "Tables",
     "absent_columns",
     "each_part",
+    "heavy",
     "normalise",
     "read_tables",
 ]
@@ -316,20 +317,35 @@ def normalise(inputs: Inputs) -> Tables:
     )
 
 
-def each_part(parts: Sequence[_P], read: Callable[[_P], _T]) -> Iterator[_T]:
+def each_part(
+    parts: Sequence[_P],
+    read: Callable[[_P], _T],
+    *,
+    alone: Callable[[_P], bool] = lambda _: False,
+) -> Iterator[_T]:
     """``read`` of every part, in order, with two parts in flight at a time.
 
     Polars lets go of the interpreter while it collects, so two threads keep
-    both cores at work; the results still come one by one, in order.
+    both cores at work; the results still come one by one, in order. A part
+    for which ``alone`` is true (one large file) is read with no other in
+    flight, so that memory never holds two such parts' raw text.
     """
     with ThreadPoolExecutor(max_workers=_PARTS_AT_ONCE) as pool:
-        pending: deque[Future[_T]] = deque()
+        pending: deque[tuple[Future[_T], bool]] = deque()
         for part in parts:
-            pending.append(pool.submit(read, part))
-            if len(pending) == _PARTS_AT_ONCE:
-                yield pending.popleft().result()
+            solo = alone(part)
+            while pending and (
+                solo or pending[0][1] or len(pending) == _PARTS_AT_ONCE
+            ):
+                yield pending.popleft()[0].result()
+            pending.append((pool.submit(read, part), solo))
         while pending:
-            yield pending.popleft().result()
+            yield pending.popleft()[0].result()
+
+
+def heavy(part: Inputs, limit: int = PART_BYTES) -> bool:
+    """Whether a part weighs more than the part size: a file past it, alone."""
+    return part.weight() > limit
 
 
 def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
@@ -351,8 +367,14 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
     Tables
         The tables of every file, as lazy frames over memory.
     """
-    parts = inputs.parts() if part_bytes is None else inputs.parts(part_bytes)
-    pieces = list(each_part(parts, lambda part: normalise(part).collected()))
+    limit = PART_BYTES if part_bytes is None else part_bytes
+    pieces = list(
+        each_part(
+            inputs.parts(limit),
+            lambda part: normalise(part).collected(),
+            alone=lambda part: heavy(part, limit),
+        )
+    )
     if len(pieces) == 1:
         (only,) = pieces
         return replace(only, absent=absent_columns(inputs))

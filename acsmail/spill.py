@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail.deliveries import build_deliveries
-from acsmail.normalise import Tables, absent_columns, each_part, normalise
+from acsmail.normalise import Tables, absent_columns, each_part, heavy, normalise
 from acsmail.readers import ENGINE, REJECTS_SCHEMA
 from acsmail.readers._limits import spill_bytes
 from acsmail.report import (
@@ -103,7 +103,7 @@ def spilled_basis(
 
     parts = inputs.parts()
     for number, (part, tables) in enumerate(
-        zip(parts, each_part(parts, read), strict=True)
+        zip(parts, each_part(parts, read, alone=heavy), strict=True)
     ):
         files.append(inputs_per_file(part, tables).collect(engine=ENGINE))
         rejected.append(tables.rejected.collect())

@@ -97,6 +97,13 @@ def _convert(converted: dict[str, Any]) -> list[str]:
         f"converted tables took {_number(report['wall_s'])} s (peak RSS "
         f"{_number(report['peak_rss_mib'], 0)} MiB).",
     ]
+    times = converted.get("report_wall_s")
+    if times:
+        shown = ", ".join(_number(time) for time in times)
+        lines.append(
+            f"Each report on the converted export ran {len(times)} times; the "
+            f"fastest counts (all runs: {shown} s)."
+        )
     filtered = converted.get("filtered_report")
     if filtered:
         lines.append(

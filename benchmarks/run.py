@@ -495,6 +495,19 @@ def classify_benchmark(
     }
 
 
+#: Runs of a report on the converted export, of which the fastest counts: a
+#: command of about a second varies by half of that between runs on a VM.
+SHORT_RUNS: Final = 5
+
+
+def _fastest(command: list[str], log: Path, timeout: float) -> tuple[Run, list[float]]:
+    """The fastest of ``SHORT_RUNS`` runs of a short command, and every time."""
+    runs = [measure(command, log, timeout) for _ in range(SHORT_RUNS)]
+    times = [run.wall_s for run in runs]
+    good = [run for run in runs if run.ok]
+    return (min(good, key=lambda run: run.wall_s) if good else runs[-1]), times
+
+
 def convert_benchmark(
     data: Path, work: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -510,11 +523,11 @@ def convert_benchmark(
     conversion = measure([ACSMAIL, *arguments], work / "convert.log", args.timeout)
     out = work / "report-converted.json"
     cmd = [ACSMAIL, "report", str(converted), "-f", "json", "-o", str(out)]
-    report = measure(cmd, work / "report-converted.log", args.timeout)
+    report, report_times = _fastest(cmd, work / "report-converted.log", args.timeout)
     # A filter makes the report compute its sections from the saved rows
     # rather than print the saved ones: measured too.
     filtered_out = work / "report-converted-filtered.json"
-    filtered = measure(
+    filtered, filtered_times = _fastest(
         [*cmd[:-1], str(filtered_out), *CONVERTED_FILTER],
         work / "report-converted-filtered.log",
         args.timeout,
@@ -526,7 +539,9 @@ def convert_benchmark(
     return {
         "convert": asdict(conversion),
         "report": asdict(report),
+        "report_wall_s": report_times,
         "filtered_report": asdict(filtered),
+        "filtered_report_wall_s": filtered_times,
         "filter": " ".join(CONVERTED_FILTER),
         "same_as_direct_report": same,
         "goal": {

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import tempfile
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -479,6 +480,29 @@ def test_each_part_keeps_the_order_of_the_parts_and_their_errors() -> None:
     assert next(results) == "B"
     with pytest.raises(ValueError, match="part c is broken"):
         next(results)
+
+
+def test_each_part_reads_a_heavy_part_with_no_other_in_flight() -> None:
+    running: set[str] = set()
+    overlaps: list[tuple[str, ...]] = []
+    lock = threading.Lock()
+
+    def read(part: str) -> str:
+        with lock:
+            running.add(part)
+            overlaps.append(tuple(sorted(running)))
+        time.sleep(0.2)
+        with lock:
+            running.discard(part)
+        return part
+
+    parts = ["a", "b", "BIG", "c", "d"]
+    got = list(each_part(parts, read, alone=lambda part: part == "BIG"))
+    assert got == parts
+    # BIG ran by itself; the light parts around it could pair up.
+    assert ("BIG",) in overlaps
+    assert not any("BIG" in seen and len(seen) > 1 for seen in overlaps)
+    assert ("a", "b") in overlaps
 
 
 def test_scan_gzip_with_a_damaged_trailer_keeps_its_records(tmp_path: Path) -> None:
