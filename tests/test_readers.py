@@ -365,6 +365,25 @@ def _tree(root: Path, *, blobs: int, broken: dict[int, str] | None = None) -> No
         (folder / "PT1H.json").write_text("".join(lines))
 
 
+def test_blobs_ending_in_blank_lines_are_still_read_together(tmp_path: Path) -> None:
+    # Each blob ends with blank lines, as after `echo >> blob`: they hold no
+    # record, so the blobs are read in one batch, their lines as written.
+    _tree(tmp_path, blobs=6)
+    for blob in tmp_path.rglob("PT1H.json"):
+        blob.write_text(blob.read_text() + "\n \n")
+    inputs = scan([str(tmp_path)])
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        return [normalise(current).send]
+
+    (send,) = inputs.collect(plans)
+    assert send.height == 6 * 3
+    lines = send.group_by("_file").agg(pl.col("_line").sort()).get_column("_line")
+    assert lines.to_list() == [[1, 2, 3]] * 6
+    # No blob was set apart from the batch to be scanned alone.
+    assert all(source.batch is not None for source in inputs.sources)
+
+
 def test_scan_tree_keeps_each_blob_and_line(tmp_path: Path) -> None:
     _tree(tmp_path, blobs=40, broken={17: _blob_line(2, 999, size="abc")})
 

@@ -216,9 +216,11 @@ def _joinable(source: Source) -> bytes | None:
             data = file.read()
     # A blank line inside would make the line count disagree with the rows;
     # Polars then refuses the join and the fallback scans such a file alone.
+    # Blank lines at the end hold no record: dropped, they cost nothing.
     if data.startswith((b"\x1f\x8b", _BOM)):
         return None
-    return data if data.endswith(b"\n") else data + b"\n"
+    data = data.rstrip(b" \t\r\n")
+    return data + b"\n" if data else None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes | None, bool]]:
