@@ -334,9 +334,7 @@ def each_part(
         pending: deque[tuple[Future[_T], bool]] = deque()
         for part in parts:
             solo = alone(part)
-            while pending and (
-                solo or pending[0][1] or len(pending) == _PARTS_AT_ONCE
-            ):
+            while pending and (solo or pending[0][1] or len(pending) == _PARTS_AT_ONCE):
                 yield pending.popleft()[0].result()
             pending.append((pool.submit(read, part), solo))
         while pending:
