@@ -64,6 +64,7 @@ _LARGEST_COUNT: Final = 2**53
 #: leave the other idle; a second part in flight fills it, for the memory of
 #: one more part's raw text.
 _PARTS_AT_ONCE: Final = 2
+_NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
 _TRUE: Final = ("true", "1", "yes")
 _FALSE: Final = ("false", "0", "no")
 
@@ -224,6 +225,11 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
         )
         for column, dtype in cast.items()
     ]
+    # Without its message id a record cannot be joined to its message; kept,
+    # all such records would pass for one message.
+    reasons.append(
+        pl.when(pl.col("CorrelationId").is_null()).then(pl.lit(_NO_MESSAGE_ID))
+    )
     lf = lf.with_columns(pl.coalesce(pl.col(REJECT), *reasons).alias(REJECT)).drop(
         [_text_of(column) for column in cast]
     )

@@ -39,7 +39,7 @@ from acsmail.readers._limits import (
 
 MIB = 1024 * 1024
 STATUS_TABLE = "ACSEmailStatusUpdateOperational"
-CSV_HEADER = "TimeGenerated,RecipientId,FailureMessage,Type\n"
+CSV_HEADER = "TimeGenerated,CorrelationId,RecipientId,FailureMessage,Type\n"
 
 
 def _cli(*args: str) -> Any:
@@ -60,6 +60,7 @@ def _tables(paths: list[str]) -> list[pl.DataFrame]:
 def _status_line(recipient: str, message: str = "ok") -> str:
     record = {
         "TimeGenerated": "2026-02-10T16:00:00Z",
+        "CorrelationId": "m1",
         "RecipientId": recipient,
         "FailureMessage": message,
         "Type": STATUS_TABLE,
@@ -68,7 +69,7 @@ def _status_line(recipient: str, message: str = "ok") -> str:
 
 
 def _csv_row(recipient: str, message: str = "ok") -> str:
-    return f'2026-02-10T16:00:00Z,{recipient},"{message}",{STATUS_TABLE}\n'
+    return f'2026-02-10T16:00:00Z,m1,{recipient},"{message}",{STATUS_TABLE}\n'
 
 
 def _bomb(path: Path, prefix: bytes, inflated: int) -> None:

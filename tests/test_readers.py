@@ -653,9 +653,13 @@ _FIELD_TEXT = st.text(alphabet='ab ,;"\n\r\té5', max_size=12)
 def test_scan_csv_round_trips_quoted_text_and_lines(messages: list[str]) -> None:
     out = io.StringIO(newline="")
     writer = csv.writer(out)  # CRLF line ends: a lone CR gets quoted too
-    writer.writerow(["TimeGenerated", "RecipientId", "FailureMessage", "Type"])
+    writer.writerow(
+        ["TimeGenerated", "CorrelationId", "RecipientId", "FailureMessage", "Type"]
+    )
     for message in messages:
-        writer.writerow(["2026-02-10T16:00:00Z", "a@b.example", message, STATUS_TABLE])
+        writer.writerow(
+            ["2026-02-10T16:00:00Z", "m1", "a@b.example", message, STATUS_TABLE]
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "status.csv"
         path.write_text(out.getvalue(), newline="")
@@ -706,3 +710,30 @@ def test_scan_cut_off_records_document_keeps_whole_records(data: st.DataObject) 
     complete = not text[cut:].strip()
     assert send.height == whole
     assert rejected.height == (0 if complete else 1)
+
+
+def test_records_without_a_message_id_are_rejected(tmp_path: Path) -> None:
+    # Blank ids (empty, spaces, a no-break space, an ideographic space) and a
+    # missing one: each such send names no message and would otherwise pass,
+    # together with the others, for one message.
+    send = {"Size": 0.1, "Type": "ACSEmailSendMailOperational"}
+    ids: list[str | None] = ["m1", "", "  ", "\u00a0", "\u3000", None]
+    lines = []
+    for number, message in enumerate(ids):
+        record: dict[str, object] = {
+            **send,
+            "TimeGenerated": f"2026-02-10T16:00:0{number}Z",
+        }
+        if message is not None:
+            record["CorrelationId"] = message
+        lines.append(json.dumps(record) + "\n")
+    path = tmp_path / "sends.json"
+    path.write_text("".join(lines))
+
+    sends, _, _, rejected = _tables([str(path)], with_rejects=True)
+
+    assert sends["CorrelationId"].to_list() == ["m1"]
+    reason = "CorrelationId: missing (the record names no message)"
+    assert sorted(rejected.select("line", "reason").rows()) == [
+        (line, reason) for line in range(2, 7)
+    ]
