@@ -257,11 +257,11 @@ def _final_statuses(status: pl.LazyFrame) -> pl.LazyFrame:
         ((pl.col(_SIZE) > 1) & time.is_not_null()).alias(_TIED),
         rank.alias(_RANK),
     ).cache()
-    alone = sized.filter(pl.col(_SIZE) == 1).with_columns(
-        pl.lit(False).alias(_TIED), pl.lit(None, pl.Int8).alias(_RANK)
-    )
+    alone = sized.filter(pl.col(_SIZE) == 1).drop(_SIZE)
     winners = _first_of_each(ranked, keys, order, [False] * len(order))
-    return pl.concat([alone.drop(_SIZE), winners]).drop(_RANK)
+    return pl.concat(
+        [alone.with_columns(pl.lit(False).alias(_TIED)), winners.drop(_RANK)]
+    )
 
 
 def _earliest_sends(send: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
