@@ -813,6 +813,7 @@ def trace_command(
         quiet=quiet,
         redactor=redactor,
     )
+    timeline = inputs.exact_lines(timeline)
     if timeline.height == 0:
         # A redacted run prints no real address, not even the one asked for.
         shown = identifier if redactor is None else redactor.text(identifier)

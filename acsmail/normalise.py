@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import polars as pl
 
 from acsmail.readers import ENGINE, PART_BYTES
-from acsmail.readers._source import HINT, REJECT
+from acsmail.readers._source import HINT, REJECT, REJECTS_SCHEMA
 from acsmail.schema import (
     DELIVERY_STATUSES,
     ENGAGEMENT,
@@ -42,6 +42,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "TABLE",
+    "UNCLASSIFIED_SCHEMA",
     "Tables",
     "absent_columns",
     "each_part",
@@ -64,6 +65,7 @@ _LARGEST_COUNT: Final = 2**53
 #: leave the other idle; a second part in flight fills it, for the memory of
 #: one more part's raw text.
 _PARTS_AT_ONCE: Final = 2
+UNCLASSIFIED_SCHEMA: Final = {"file": pl.String(), "line": pl.Int64()}
 _NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
 _TRUE: Final = ("true", "1", "yes")
 _FALSE: Final = ("false", "0", "no")
@@ -311,6 +313,13 @@ def normalise(inputs: Inputs) -> Tables:
     unclassified = records.filter(pl.col(TABLE).is_null()).select(
         pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
         pl.col(SOURCE_LINE).alias("line"),
+    )
+    # The records shown by file and line get the lines of the files scanned
+    # by position; the rest of the run only orders by them, which a position
+    # does as well.
+    rejected = rejected.map_batches(inputs.exact_lines, schema=REJECTS_SCHEMA)
+    unclassified = unclassified.map_batches(
+        inputs.exact_lines, schema=UNCLASSIFIED_SCHEMA
     )
     absent = absent_columns(inputs)
     return Tables(

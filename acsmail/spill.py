@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from acsmail.deliveries import build_deliveries
-from acsmail.normalise import Tables, absent_columns, each_part, heavy, normalise
+from acsmail.normalise import (
+    UNCLASSIFIED_SCHEMA,
+    Tables,
+    absent_columns,
+    each_part,
+    heavy,
+    normalise,
+)
 from acsmail.readers import ENGINE, REJECTS_SCHEMA
 from acsmail.readers._limits import spill_bytes
 from acsmail.report import (
@@ -43,7 +50,6 @@ __all__ = ["SHARES", "needs_spill", "spilled_basis"]
 SHARES: Final = 16
 _TABLES: Final = ("send", "status", "engagement")
 _SHARE: Final = "_share"
-_UNCLASSIFIED_SCHEMA: Final = {"file": pl.String, "line": pl.Int64}
 
 
 def needs_spill(inputs: Inputs) -> bool:
@@ -121,7 +127,7 @@ def spilled_basis(
 
     absent = absent_columns(inputs)
     none_rejected = pl.LazyFrame(schema=REJECTS_SCHEMA)
-    none_unclassified = pl.LazyFrame(schema=_UNCLASSIFIED_SCHEMA)
+    none_unclassified = pl.LazyFrame(schema=UNCLASSIFIED_SCHEMA)
 
     def table(name: str, share: int) -> pl.LazyFrame:
         return _scan(written.get((name, share), []), schemas[name])

@@ -29,6 +29,8 @@ from acsmail.cli import cli
 from acsmail.errors import InputError
 from acsmail.normalise import each_part, normalise, read_tables
 from acsmail.readers import scan
+from acsmail.readers._files import WHOLE_BYTES
+from acsmail.readers.ndjson import record_lines
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 FORMS_DIR = FIXTURES / "forms"
@@ -381,6 +383,115 @@ def test_blobs_ending_in_blank_lines_are_still_read_together(tmp_path: Path) -> 
     lines = send.group_by("_file").agg(pl.col("_line").sort()).get_column("_line")
     assert lines.to_list() == [[1, 2, 3]] * 6
     # No blob was set apart from the batch to be scanned alone.
+    assert all(source.batch is not None for source in inputs.sources)
+
+
+def test_record_lines_skips_blank_lines_as_polars_does() -> None:
+    # Lines 2 (empty) and 3 (spaces, a tab, a CR) are blank; line 4 starts with
+    # spaces but holds a record; line 5 has no newline.
+    data = b'{"a":1}\n\n  \t\r\n  {"b":2}\n{"c":3}'
+
+    assert record_lines([data]).tolist() == [1, 4, 5]
+
+
+def test_record_lines_follows_a_line_across_pieces() -> None:
+    # The blank line 2 ("   \r") and the record on line 3 both cross a piece
+    # boundary; a piece ends just after the newline of line 4.
+    pieces = [b'{"a":1}\n  ', b' \r\n{"b', b'":2}\n{"c":3}\n', b"\n", b'{"d":4}\n']
+
+    assert record_lines(pieces).tolist() == [1, 3, 4, 6]
+
+
+def test_record_lines_of_nothing_but_blank_lines_is_empty() -> None:
+    assert record_lines([b"\n \n\t"]).tolist() == []
+    assert record_lines([]).tolist() == []
+
+
+def _send_line(number: int, size: str = "0.5") -> str:
+    record = {
+        "TimeGenerated": f"2026-02-10T16:00:{number:02d}.0000000Z",
+        "Type": "ACSEmailSendMailOperational",
+        "CorrelationId": f"m-{number}",
+        "Size": size,
+        "UniqueRecipientsCount": 1,
+    }
+    return json.dumps(record) + "\n"
+
+
+def _rejects(path: Path) -> list[tuple[int, str]]:
+    """Line and Size of each rejected record, its text looked up by its line."""
+    inputs = scan([str(path)])
+    (rejected,) = inputs.collect(lambda current: [normalise(current).rejected])
+    rejected = inputs.with_record_text(rejected)
+    return [
+        (line, json.loads(text)["Size"])
+        for line, text in rejected.select("line", "record").rows()
+    ]
+
+
+def _traced_line(path: Path, message: str) -> int:
+    result = _cli("trace", message, str(path), "-q", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    (event,) = json.loads(result.stdout)["timeline"]
+    return int(event["line"])
+
+
+@pytest.mark.parametrize("padding", [1, 9000], ids=["small file", "large file"])
+def test_blank_lines_inside_a_file_leave_every_record_its_own_line(
+    tmp_path: Path, padding: int
+) -> None:
+    # Lines: 1 a send, 2 blank, 3 blank (spaces), 4 a send, 5 a send whose
+    # size does not cast, then `padding` sends from line 6 on. The large file
+    # is past the size that is read whole, and is scanned from disk.
+    body = _send_line(1) + "\n" + "   \n" + _send_line(4) + _send_line(5, "abc")
+    body += "".join(_send_line(6 + n % 50) for n in range(padding))
+    path = tmp_path / "sends.json"
+    path.write_text(body)
+    assert (path.stat().st_size > WHOLE_BYTES) == (padding > 1)
+
+    assert _rejects(path) == [(5, "abc")]
+    assert _traced_line(path, "m-4") == 4
+    assert _traced_line(path, "m-1") == 1
+
+
+def test_blank_lines_inside_a_compressed_file_keep_lines(tmp_path: Path) -> None:
+    path = tmp_path / "sends.json.gz"
+    body = "\n" + _send_line(2) + " \n" + _send_line(4, "-1") + _send_line(5)
+    path.write_bytes(gzip.compress(body.encode()))
+
+    assert _rejects(path) == [(4, "-1")]
+    assert _traced_line(path, "m-5") == 5
+
+
+def test_blobs_with_blank_lines_or_a_bom_stay_in_their_batch(tmp_path: Path) -> None:
+    # Blob by blob: a blank line after the first record, a byte-order mark
+    # at the start, both, neither. Each is read in the one batch scan.
+    _tree(tmp_path, blobs=4, broken={2: _blob_line(2, 999, size="abc")})
+    blobs = sorted(tmp_path.rglob("PT1H.json"))
+    for number, blob in enumerate(blobs):
+        first, rest = blob.read_text().split("\n", 1)
+        text = first + "\n\n" + rest if number in (0, 2) else first + "\n" + rest
+        bom = b"\xef\xbb\xbf" if number in (1, 2) else b""
+        blob.write_bytes(bom + text.encode())
+    inputs = scan([str(tmp_path)])
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        return [tables.send, tables.rejected]
+
+    send, rejected = inputs.collect(plans)
+
+    lines = send.group_by("_file").agg(pl.col("_line").sort()).sort("_file")
+    assert lines.get_column("_line").to_list() == [
+        [1, 3, 4],
+        [1, 2, 3],
+        [1, 3],
+        [1, 2, 3],
+    ]
+    assert rejected.select("line", "reason").rows() == [
+        (4, "Size: expected a number of at least 0, got 'abc'")
+    ]
+    assert rejected["file"].item() == send["_file"].unique().sort()[2]
     assert all(source.batch is not None for source in inputs.sources)
 
 

@@ -301,6 +301,35 @@ class Inputs:
                 raise
         return pl.collect_all(build(self), engine=ENGINE)
 
+    def exact_lines(
+        self, frame: pl.DataFrame, *, file: str = "file", line: str = "line"
+    ) -> pl.DataFrame:
+        """The frame with every line number a line of its file.
+
+        A scan from disk numbers a file's records by position (see
+        ``scan_lines_together``); after a blank line that is not the line.
+        Rows shown to the user (rejected and unclassified records, a trace)
+        pass through here, which counts the lines of those files alone.
+        """
+        shown = {str(name) for name in frame.get_column(file).unique().to_list()}
+        numbered = [
+            source
+            for source in self.sources
+            if source.numbered_by_position and source.name in shown
+        ]
+        if not numbered or frame.height == 0:
+            return frame
+        names = frame.get_column(file).cast(pl.String)
+        values = frame.get_column(line)
+        lines = values.fill_null(0).to_numpy().copy()
+        for source in numbered:
+            rows = (names == source.name).fill_null(False).to_numpy()
+            lines[rows] = source.line_of(lines[rows])
+        fixed = pl.Series(line, lines, pl.Int64)
+        return frame.with_columns(
+            pl.when(pl.col(line).is_null()).then(None).otherwise(fixed).alias(line)
+        )
+
     def with_record_text(self, rejects: pl.DataFrame) -> pl.DataFrame:
         """Fill in the original text of rejected records that lack it.
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
+import numpy as np
 import polars as pl
 
 from acsmail.errors import InputError
@@ -146,6 +147,12 @@ class Source:
     content
         The whole file, kept from sniffing a small file so that a batch
         scan need not read it again.
+    lines
+        The numbers of the file's lines that hold a record, for the scans
+        that number records by position (see ``line_of``).
+    numbered_by_position
+        Set by a scan that numbered this file's records 1, 2, 3 rather than
+        by their lines, which differ after a blank line.
     """
 
     path: Path
@@ -160,7 +167,10 @@ class Source:
     columns_from_data: bool = False
     raw_text: Callable[[set[int]], dict[int, str]] | None = None
     content: bytes | None = None
+    lines: Callable[[], np.ndarray] | None = None
+    numbered_by_position: bool = False
     _careful: Careful | None = None
+    _line_map: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -194,6 +204,22 @@ class Source:
         if self._careful is not None:
             return self._careful.records.lazy()
         return self.fast()
+
+    def line_of(self, positions: np.ndarray) -> np.ndarray:
+        """The lines of the records at these positions in the file (from 1).
+
+        Where the fast scan numbered the records by position and the file
+        has blank lines before its last record, positions and lines part;
+        the file's lines are counted once, on the first call, which costs a
+        pass over its bytes. Other records already carry their line.
+        """
+        if not self.numbered_by_position or self.read_carefully or self.lines is None:
+            return positions
+        if self._line_map is None:
+            self._line_map = self.lines()
+        found = self._line_map
+        inside = (positions >= 1) & (positions <= found.size)
+        return np.where(inside, found[np.clip(positions, 1, found.size) - 1], positions)
 
     def rejects(self) -> pl.DataFrame:
         """Records the careful read rejected (empty on the fast way)."""

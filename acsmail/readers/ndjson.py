@@ -18,14 +18,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
 import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._files import (
+    GZIP_MAGIC,
     WHOLE_BYTES,
     InputFile,
     iter_lines,
     polars_path,
+    read_all,
     read_head,
 )
 from acsmail.readers._limits import max_line_bytes
@@ -43,12 +46,18 @@ from acsmail.readers._source import (
 from acsmail.schema import SOURCE_FILE, SOURCE_LINE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
     from acsmail.readers._times import DateOrder, TimeFormat
 
-__all__ = ["open_ndjson", "scan_lines_together", "sniff_records"]
+__all__ = [
+    "file_lines",
+    "open_ndjson",
+    "record_lines",
+    "scan_lines_together",
+    "sniff_records",
+]
 
 _LONG_LINE_BYTES: Final = 16 * 1024 * 1024
 #: Above this many bytes in one batch, the files are scanned from disk.
@@ -57,6 +66,12 @@ _BOM: Final = b"\xef\xbb\xbf"
 _CUT_GZIP: Final = "the compressed file is cut off here; the rest of it is lost"
 #: The start of an over-long line kept as its rejected text.
 _SHOWN_BYTES: Final = 4096
+#: Bytes per step when numbering the lines of a file read from disk.
+_STEP_BYTES: Final = 4 * 1024 * 1024
+_NEWLINE: Final = ord("\n")
+#: What Polars skips as a blank line: nothing but these bytes before its end.
+_BLANK: Final = b" \t\r"
+_BLANK_CODES: Final = np.frombuffer(_BLANK, dtype=np.uint8)
 
 
 def sniff_records(file: InputFile) -> list[Any]:
@@ -121,11 +136,6 @@ def _source(file: InputFile, shape: Shape, time_format: TimeFormat) -> Source:
     def read_one(target: str | bytes) -> pl.LazyFrame:
         return pl.scan_ndjson(target, schema=shape.schema())
 
-    def fast() -> pl.LazyFrame:
-        lf = read_one(polars_path(file.path)).with_row_index(SOURCE_LINE, offset=1)
-        lf = lf.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64))
-        return done(shape.flatten(lf, SOURCE_LINE), file.name)
-
     def scan(members: Sequence[Source]) -> pl.LazyFrame:
         lf = scan_lines_together(members, read_one, shape.schema())
         return done(shape.flatten(lf, SOURCE_LINE, SOURCE_FILE), None)
@@ -136,18 +146,20 @@ def _source(file: InputFile, shape: Shape, time_format: TimeFormat) -> Source:
         return Careful(lf.collect(), rejects_frame(file.name, rejects))
 
     key = ("ndjson", file.compressed, shape.key, time_format.format, file.hint)
-    return Source(
+    source = Source(
         file.path,
         "ndjson.gz" if file.compressed else "ndjson",
         shape.seen,
-        fast,
+        lambda: scan([source]),
         careful,
         file.hint,
         display=file.name,
         batch=Batch(key, scan),
         columns_from_data=True,
         raw_text=lambda lines: raw_lines(file.path, lines),
+        lines=lambda: file_lines(file.path),
     )
+    return source
 
 
 def scan_lines_together(
@@ -155,12 +167,21 @@ def scan_lines_together(
     read: Callable[[str | bytes], pl.LazyFrame],
     schema: dict[str, pl.DataType],
 ) -> pl.LazyFrame:
-    """Scan several line-delimited files as one, numbering lines per file.
+    """Scan line-delimited files as one, with each record's file and line.
 
-    Small plain files are joined in memory and parsed once, which is several
-    times faster than a scan of many sources; a line count per file gives each
-    record back its file and line. Compressed files and the files beyond a
-    size limit are scanned from disk.
+    Small plain files, and compressed ones, are joined in memory and parsed
+    once, which is several times faster than a scan of many sources; their
+    lines are counted in memory (see ``record_lines``). Plain files past a
+    size, or beyond a limit on the joined bytes, are scanned from disk: a
+    count would cost another pass over their bytes, so their records are
+    numbered by position, and ``Source.line_of`` turns a position into its
+    line where one is shown.
+
+    Raises
+    ------
+    polars.exceptions.ComputeError
+        When a compressed file is cut off or damaged: only the careful read
+        can keep what came before the damage and count what was lost.
 
     Returns
     -------
@@ -168,32 +189,26 @@ def scan_lines_together(
         The records with ``_file`` (the user's name) and ``_line``.
     """
     joined: list[bytes] = []
-    names: list[str] = []
-    counts: list[int] = []
+    numbered: list[tuple[str, np.ndarray]] = []
     apart: list[Source] = []
     size = 0
     for member in members:
-        data = _joinable(member) if size < _JOIN_LIMIT else None
+        data = _joinable(member, room=size < _JOIN_LIMIT)
+        member.numbered_by_position = data is None
         if data is None:
             apart.append(member)
             continue
         joined.append(data)
-        names.append(member.name)
-        counts.append(data.count(b"\n"))
+        numbered.append((member.name, record_lines([data])))
         size += len(data)
 
     frames = []
     if joined:
-        lines = pl.LazyFrame(
-            {SOURCE_FILE: names, "_n": counts},
-            schema={SOURCE_FILE: pl.Categorical(), "_n": pl.Int64()},
-        ).select(
-            pl.col(SOURCE_FILE).repeat_by("_n").explode(),
-            pl.int_ranges(1, pl.col("_n") + 1, dtype=pl.Int64)
-            .explode()
-            .alias(SOURCE_LINE),
-        )
+        # Where Polars reads other lines than were counted, the lengths
+        # differ and the scan fails, which sends the files to the careful
+        # read.
         records = read(b"".join(joined))
+        lines = _lines_frame(numbered)
         frames.append(pl.concat([records, lines], how="horizontal"))
     if apart:
         lf = pl.scan_ndjson(
@@ -201,26 +216,111 @@ def scan_lines_together(
             schema=schema,
             include_file_paths=PATH,
         )
-        line = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(PATH)
-        frames.append(name_files(lf.with_columns(line.alias(SOURCE_LINE)), apart))
+        position = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(PATH)
+        frames.append(name_files(lf.with_columns(position.alias(SOURCE_LINE)), apart))
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def _joinable(source: Source) -> bytes | None:
-    """A plain file's bytes, ending in a newline, if joining keeps its line count."""
+def file_lines(path: Path) -> np.ndarray:
+    """The numbers of a plain file's lines that hold something (``record_lines``)."""
+    return record_lines(_steps(path))
+
+
+def record_lines(pieces: Iterable[bytes]) -> np.ndarray:
+    """The numbers of the lines that hold something, of bytes given in pieces.
+
+    Polars gives no row for a blank line (nothing but spaces, tabs and
+    carriage returns), so the rows of a scan are numbered by these, not
+    1, 2, 3: after a blank line every record would be named on the line
+    before its own. A last line without a newline counts when it holds
+    something.
+    """
+    numbers: list[np.ndarray] = []
+    done = 0  # lines finished in earlier pieces
+    blank_so_far = True  # the unfinished line holds only blank bytes yet
+    for piece in pieces:
+        codes = np.frombuffer(piece, dtype=np.uint8)
+        if codes.size == 0:
+            continue
+        ends = np.flatnonzero(codes == _NEWLINE)
+        starts = np.concatenate(([0], ends + 1))
+        stops = np.concatenate((ends, [codes.size]))
+        # A line can be blank only if it starts blank: almost every line of a
+        # real export starts with "{" and needs no closer look.
+        first = codes[np.minimum(starts, codes.size - 1)]
+        maybe = np.flatnonzero(
+            np.isin(first, _BLANK_CODES) | (first == _NEWLINE) | (starts == stops)
+        )
+        blank = np.zeros(starts.size, dtype=bool)
+        for index in maybe.tolist():
+            line = codes[starts[index] : stops[index]]
+            blank[index] = np.isin(line, _BLANK_CODES).all()
+        # The first line goes on from the previous piece.
+        blank[0] &= blank_so_far
+        finished = ends.size
+        line_numbers = np.arange(done + 1, done + finished + 1, dtype=np.int64)
+        numbers.append(line_numbers[~blank[:finished]])
+        done += finished
+        # The piece's last line goes on into the next piece.
+        blank_so_far = bool(blank[finished])
+    if not blank_so_far:
+        numbers.append(np.array([done + 1], dtype=np.int64))
+    return np.concatenate(numbers) if numbers else np.empty(0, dtype=np.int64)
+
+
+def _lines_frame(numbered: Sequence[tuple[str, np.ndarray]]) -> pl.LazyFrame:
+    """File name and line of every record, files in the order of the scan."""
+    kept = [(name, lines) for name, lines in numbered if lines.size]
+    names = pl.DataFrame(
+        {
+            SOURCE_FILE: [name for name, _ in kept],
+            "_n": [lines.size for _, lines in kept],
+        },
+        schema={SOURCE_FILE: pl.Categorical(), "_n": pl.Int64()},
+    ).select(pl.col(SOURCE_FILE).repeat_by("_n").explode())
+    lines = np.concatenate([lines for _, lines in kept] or [np.empty(0, np.int64)])
+    return names.with_columns(pl.Series(SOURCE_LINE, lines, pl.Int64)).lazy()
+
+
+def _steps(path: Path) -> Iterator[bytes]:
+    """A plain file's bytes, a bounded piece at a time."""
+    with path.open("rb") as file:
+        while piece := file.read(_STEP_BYTES):
+            yield piece
+
+
+def _joinable(source: Source, *, room: bool) -> bytes | None:
+    """A file's bytes for the joined scan, ending in a newline; None: scan it apart.
+
+    A compressed file is always inflated here: Polars would inflate it whole
+    anyway, and its lines can only be counted inflated. A plain file is read
+    when it is small and the joined bytes have room, or when it starts with
+    a byte-order mark.
+
+    Raises
+    ------
+    polars.exceptions.ComputeError
+        When a compressed file is cut off or damaged.
+    """
     data = source.content
     if data is None:
-        if source.path.stat().st_size > WHOLE_BYTES:
-            return None
         with source.path.open("rb") as file:
-            data = file.read()
-    # A blank line inside would make the line count disagree with the rows;
-    # Polars then refuses the join and the fallback scans such a file alone.
-    # Blank lines at the end hold no record: dropped, they cost nothing.
-    if data.startswith((b"\x1f\x8b", _BOM)):
-        return None
-    data = data.rstrip(b" \t\r\n")
-    return data + b"\n" if data else None
+            start = file.read(len(_BOM))
+        if start.startswith(GZIP_MAGIC):
+            data, cut_off = read_all(source.path)
+            if cut_off:
+                msg = f"{source.name}: the compressed file is cut off or damaged"
+                raise pl.exceptions.ComputeError(msg)
+        elif start == _BOM or (room and source.path.stat().st_size <= WHOLE_BYTES):
+            # Polars cannot read past a byte-order mark: such a file is
+            # read here, whatever its size, and joined without it.
+            data = source.path.read_bytes()
+        else:
+            return None
+    # Polars reads no byte-order mark; it takes no line, so it can go. Blank
+    # lines at the end hold no record: dropped, they cost nothing.
+    data = data.removeprefix(_BOM).rstrip(b" \t\r\n")
+    return data + b"\n" if data else b""
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes | None, bool]]:

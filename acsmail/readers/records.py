@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from acsmail.errors import InputError
-from acsmail.readers._files import InputFile, json_text, polars_path
+from acsmail.readers._files import InputFile, json_text
 from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
     Batch,
@@ -31,7 +31,7 @@ from acsmail.readers._source import (
     rejects_frame,
     sample_time_format,
 )
-from acsmail.readers.ndjson import scan_lines_together
+from acsmail.readers.ndjson import file_lines, scan_lines_together
 from acsmail.schema import SOURCE_FILE, SOURCE_LINE
 
 if TYPE_CHECKING:
@@ -136,11 +136,6 @@ def _source(
     def read_one(target: str | bytes) -> pl.LazyFrame:
         return pl.scan_ndjson(target, schema=schema)
 
-    def fast() -> pl.LazyFrame:
-        lf = read_one(polars_path(file.path)).with_row_index(SOURCE_LINE, offset=1)
-        lf = lf.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64))
-        return done(lf, file.name, SOURCE_LINE)
-
     def scan(members: Sequence[Source]) -> pl.LazyFrame:
         lf = scan_lines_together(members, read_one, schema)
         return done(lf, None, SOURCE_LINE, SOURCE_FILE)
@@ -168,18 +163,20 @@ def _source(
         return Careful(lf.collect(), rejects_frame(file.name, rejects))
 
     key = ("records", file.compressed, shape.key, time_format.format, file.hint)
-    return Source(
+    source = Source(
         file.path,
         "records.gz" if file.compressed else "records",
         shape.seen,
-        fast,
+        lambda: scan([source]),
         careful,
         file.hint,
         display=file.name,
         batch=Batch(key, scan) if one_per_line else None,
         columns_from_data=True,
         raw_text=lambda wanted: _raw_records(file, wanted),
+        lines=lambda: file_lines(file.path),
     )
+    return source
 
 
 def _walk(text: str) -> Iterator[_Found]:
