@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from acsmail.cli import cli
+from acsmail._entry import main
 
-cli(prog_name="acsmail")
+main()

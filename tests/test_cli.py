@@ -427,3 +427,43 @@ def test_rejected_records_are_told_in_file_and_line_order(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.stderr
     assert "first: " + str(export) + ": line 2:" in result.stderr
     assert pl.read_csv(rejects)["line"].to_list() == [2, 3, 4]
+
+
+_SETTING_SEEN = """
+import os, sys
+sys.argv = ["acsmail", "--version"]
+from acsmail._entry import main
+try:
+    main()
+except SystemExit:
+    pass
+print(os.environ.get("_RJEM_MALLOC_CONF"), "polars" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, "background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0"),
+        ("dirty_decay_ms:0", "dirty_decay_ms:0"),
+    ],
+    ids=["unset", "the user's own"],
+)
+def test_command_sets_the_allocator_before_polars_loads(
+    given: str | None, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", _SETTING_SEEN],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    # The command loaded Polars after the setting. Polars puts its own
+    # defaults in front; the allocator takes the last value of each option.
+    setting, loaded = done.stdout.split("\n")[-2].rsplit(" ", 1)
+    assert loaded == "True"
+    assert setting.endswith(expected)
