@@ -747,7 +747,13 @@ def _tables(
         frames = [tables.send, tables.status, tables.engagement]
         return [*frames, tables.rejected] if with_rejects else frames
 
-    return inputs.collect(plans)
+    # A table may number records by position; these are the lines shown.
+    return [
+        inputs.exact_lines(frame, file="_file", line="_line")
+        if "_line" in frame.columns
+        else frame
+        for frame in inputs.collect(plans)
+    ]
 
 
 def _sends(paths: list[str], *, date_order: Any = None) -> pl.DataFrame:

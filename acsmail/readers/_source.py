@@ -151,8 +151,10 @@ class Source:
         The numbers of the file's lines that hold a record, for the scans
         that number records by position (see ``line_of``).
     numbered_by_position
-        Set by a scan that numbered this file's records 1, 2, 3 rather than
-        by their lines, which differ after a blank line.
+        True when the fast scan numbers this file's records 1, 2, 3 rather
+        than by their lines: every CSV file (a quoted field may hold
+        newlines), and a JSON Lines file scanned from disk (a blank line
+        holds no record).
     """
 
     path: Path
