@@ -454,6 +454,26 @@ def test_blank_lines_inside_a_file_leave_every_record_its_own_line(
     assert _traced_line(path, "m-1") == 1
 
 
+@pytest.mark.parametrize(
+    ("blank", "field"),
+    [("\n" * 150, "x"), (" \t\n" * 30_000, "x"), ("\n", "y" * 1_100_000)],
+    ids=["150 empty lines", "30,000 lines of spaces", "a line of 1.1 MB"],
+)
+def test_a_file_starting_with_blank_lines_is_still_json_lines(
+    tmp_path: Path, blank: str, field: str
+) -> None:
+    # The blank lines fill all the sniffed lines, or the whole first 64 KiB,
+    # or come before a record longer than 1 MiB (in a field of no table).
+    record = json.loads(_send_line(1))
+    record["Padding"] = field
+    path = tmp_path / "sends.json"
+    path.write_text(blank + json.dumps(record) + "\n" + _send_line(2, "abc"))
+    first = blank.count("\n") + 1
+
+    assert _rejects(path) == [(first + 1, "abc")]
+    assert _traced_line(path, "m-1") == first
+
+
 def test_blank_lines_inside_a_compressed_file_keep_lines(tmp_path: Path) -> None:
     path = tmp_path / "sends.json.gz"
     body = "\n" + _send_line(2) + " \n" + _send_line(4, "-1") + _send_line(5)

@@ -29,7 +29,6 @@ from acsmail.readers._files import (
     iter_lines,
     polars_path,
     read_all,
-    read_head,
 )
 from acsmail.readers._limits import max_line_bytes
 from acsmail.readers._shape import Shape
@@ -77,23 +76,18 @@ _BLANK_CODES: Final = np.frombuffer(_BLANK, dtype=np.uint8)
 def sniff_records(file: InputFile) -> list[Any]:
     """Decode the first few whole lines of a file; undecodable lines are skipped."""
     head = file.head.removeprefix(_BOM)
-    whole = file.whole
     wanted = file.sample
-    # A few spare splits leave room for blank lines; the last piece is the
-    # rest of the head, whole only when the head is the whole file.
     pieces = head.split(b"\n", wanted * 2)
-    lines = pieces if whole and len(pieces) <= wanted * 2 else pieces[:-1]
-    if not any(line.strip() for line in lines):
-        # One line longer than the head: read on until it ends.
-        lines = (
-            read_head(file.path, _LONG_LINE_BYTES)[0]
-            .removeprefix(_BOM)
-            .split(b"\n")[:1]
-        )
+    if len(pieces) > wanted * 2 and sum(1 for p in pieces if p.strip()) <= wanted:
+        pieces = head.split(b"\n")  # blank lines took up the first splits
+    # The last piece is the rest of the head, whole only when the head is
+    # the whole file.
+    lines = [line for line in (pieces if file.whole else pieces[:-1]) if line.strip()]
+    if not lines:
+        # Blank lines, or one line longer than the head: read on.
+        lines = _first_filled_line(file.path)
     decoded = []
     for line in lines:
-        if not line.strip():
-            continue
         try:
             decoded.append(json.loads(line))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -101,6 +95,21 @@ def sniff_records(file: InputFile) -> list[Any]:
         if len(decoded) == wanted:
             break
     return decoded
+
+
+def _first_filled_line(path: Path) -> list[bytes]:
+    """The first line of a file that is not blank, within the first bytes."""
+    seen = 0
+    try:
+        for number, (raw, long) in enumerate(iter_lines(path), start=1):
+            if long or seen > _LONG_LINE_BYTES:
+                break
+            if raw.strip():
+                return [raw.removeprefix(_BOM) if number == 1 else raw]
+            seen += len(raw)
+    except EOFError:
+        pass
+    return []
 
 
 def open_ndjson(file: InputFile, *, date_order: DateOrder | None) -> Source:
