@@ -139,11 +139,12 @@ def _table_of_record() -> pl.Expr:
 
 
 def _canonical_spelling(column: str, spellings: tuple[str, ...]) -> pl.Expr:
+    """A known value in its canonical spelling, whatever its case and padding."""
     lookup = {spelling.lower(): spelling for spelling in spellings}
+    value = pl.col(column).str.strip_chars()
     return (
-        pl.col(column)
-        .str.to_lowercase()
-        .replace_strict(lookup, default=pl.col(column), return_dtype=pl.String)
+        value.str.to_lowercase()
+        .replace_strict(lookup, default=value, return_dtype=pl.String)
         .alias(column)
     )
 
@@ -162,7 +163,7 @@ def _expected(dtype: pl.DataType) -> str | None:
 def _parsed(column: str, dtype: pl.DataType) -> pl.Expr:
     """The first step of a cast: the text read as a number, or folded."""
     if dtype == pl.Boolean:
-        return pl.col(column).str.to_lowercase()
+        return pl.col(column).str.strip_chars().str.to_lowercase()
     return (
         pl.col(column)
         .str.strip_chars()
@@ -239,6 +240,10 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
         lf = lf.with_columns(_canonical_spelling("DeliveryStatus", DELIVERY_STATUSES))
     if "EngagementType" in table.schema:
         lf = lf.with_columns(_canonical_spelling("EngagementType", ENGAGEMENT_TYPES))
+    if "RecipientId" in table.schema:
+        # Padding from a spreadsheet (a space, a no-break space) would make
+        # a second recipient, and a second domain, that prints the same.
+        lf = lf.with_columns(pl.col("RecipientId").str.strip_chars())
     # A few resources repeat on every record: as categories they are stored
     # once, and compare as fast as numbers in joins.
     return lf.with_columns(pl.col("ResourceId").str.to_lowercase().cast(pl.Categorical))

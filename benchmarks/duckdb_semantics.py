@@ -70,6 +70,10 @@ def _time(form: str) -> str:
     return "CAST(TimeGenerated AS TIMESTAMP)"
 
 
+#: Read without the padding around them, as acsmail does.
+_TRIMMED = ("RecipientId", "DeliveryStatus")
+
+
 def _canonical(data: Path, form: str, table: str) -> str:
     """SELECT DISTINCT of one table's canonical columns, blanks as NULL."""
     values = [f"{_time(form)} AS TimeGenerated"]
@@ -84,6 +88,8 @@ def _canonical(data: Path, form: str, table: str) -> str:
                 f"CASE WHEN {folded} IN ('true', '1', 'yes') THEN true "
                 f"WHEN {folded} IN ('false', '0', 'no') THEN false END"
             )
+        elif column in _TRIMMED:
+            value = f"NULLIF(trim({name}), '')"
         else:
             value = f"CASE WHEN trim({name}) = '' THEN NULL ELSE {name} END"
             if column == "_ResourceId":

@@ -74,6 +74,10 @@ def _normalise(df: pd.DataFrame, form: str) -> pd.DataFrame:
                 {"true": True, "1": True, "yes": True, "false": False, "0": False}
                 | {"no": False}
             ).astype("boolean")
+        elif column in ("RecipientId", "DeliveryStatus"):
+            # Read without the padding around them, as acsmail does.
+            text = df[column].astype("string").str.strip()
+            df[column] = text.mask(text == "")
         elif column != "TimeGenerated":
             text = df[column].astype("string")
             df[column] = text.mask(text.str.strip() == "")

@@ -329,3 +329,33 @@ def test_deliveries_status_times_missing_in_a_group(
     final = dict(rows.select("MessageId", "FinalDeliveryStatus").rows())
     assert final == {"m1": "Bounced", "m2": "Delivered"}
     assert counts["ties"] == 0
+
+
+def test_padding_around_statuses_flags_and_recipients_is_not_a_value(
+    tmp_path: Path,
+) -> None:
+    # As a spreadsheet leaves them: a space before the status, after the flag,
+    # a no-break space after the address. m1's padded bounce is the later
+    # status of the same recipient as its delivery; m2's flag still reads.
+    records = [
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _send("m2", "2026-02-10T10:00:00Z"),
+        _status("m1", "2026-02-10T10:00:05Z", "a@x.com", "Delivered"),
+        _status("m1", "2026-02-10T10:00:09Z", "a@x.com\u00a0", " bounced "),
+        _status(
+            "m2", "2026-02-10T10:00:05Z", " b@y.com", "Failed", IsHardBounce="True "
+        ),
+    ]
+
+    rows = _rows(tmp_path, records).sort("MessageId")
+
+    assert rows.select(
+        "MessageId",
+        "RecipientId",
+        "RecipientDomain",
+        "FinalDeliveryStatus",
+        "BounceType",
+    ).rows() == [
+        ("m1", "a@x.com", "x.com", "Bounced", "Unknown (not populated)"),
+        ("m2", "b@y.com", "y.com", "Failed", "Hard Bounce"),
+    ]
