@@ -233,6 +233,17 @@ def test_explain_returns_one_row_per_input_in_order() -> None:
     assert df["smtp_code"].to_list() == [None, "550", None]
 
 
+def test_explain_a_success_code_reports_no_failure() -> None:
+    # 250 and 2.x.x are success; 250 beside a 5.x.x code is still a failure.
+    df = explain(["250 2.0.0 OK", "2.6.0", "250 5.1.1 odd"])
+
+    rows = df.select("explanation", "category", "retryable", "classified_by").rows()
+    assert [row[0].startswith("Success:") for row in rows] == [True, True, False]
+    assert rows[0][1:] == (None, None, "success-code")
+    assert rows[1][1:] == (None, None, "success-code")
+    assert rows[2][1] == "bad-mailbox"
+
+
 def test_explain_gmail_4_7_23_is_a_missing_ptr_record_not_spf() -> None:
     row = _one("421 4.7.23 [192.0.2.1] rate limited", host="mx.google.com")
 

@@ -219,6 +219,11 @@ def _output_columns(columns: Sequence[str]) -> list[pl.Expr]:
     ]
 
 
+_SUCCESS_TEXT: Final = (
+    "Success: the receiving server accepted the message; the code reports no failure."
+)
+
+
 def explain(replies: Sequence[str], *, host: str | None = None) -> pl.DataFrame:
     """Explain replies or bare codes, one row per input, in input order.
 
@@ -235,7 +240,9 @@ def explain(replies: Sequence[str], *, host: str | None = None) -> pl.DataFrame:
     pl.DataFrame
         Columns ``input``, ``smtp_code``, ``enhanced_code``, ``provider``,
         ``explanation``, ``category``, ``retryable`` and ``classified_by``.
-        Each input is treated as the reply of a failed delivery.
+        Each input is treated as the reply of a failed delivery, unless its
+        codes report success (``250``, ``2.0.0``): such a row says so, with
+        no category and nothing to retry.
 
     Examples
     --------
@@ -256,6 +263,11 @@ def explain(replies: Sequence[str], *, host: str | None = None) -> pl.DataFrame:
         _k_hard=pl.lit(None, pl.Boolean),
     )
     resolved = engine.resolve(keys, extract_from_text=True)
+    # A success code, with no code of another class beside it.
+    codes = [pl.col("smtp_code"), pl.col("enhanced_code")]
+    success = pl.any_horizontal(code.str.starts_with("2") for code in codes) & (
+        pl.all_horizontal(code.is_null() | code.str.starts_with("2") for code in codes)
+    )
     return (
         resolved.sort("_row")
         .select(
@@ -267,6 +279,18 @@ def explain(replies: Sequence[str], *, host: str | None = None) -> pl.DataFrame:
             category="_o_category",
             retryable="_o_retryable",
             classified_by="_o_classified_by",
+        )
+        .with_columns(
+            pl.when(success).then(pl.lit(None)).otherwise(pl.col(name)).alias(name)
+            for name in ("category", "retryable")
+        )
+        .with_columns(
+            explanation=pl.when(success)
+            .then(pl.lit(_SUCCESS_TEXT))
+            .otherwise("explanation"),
+            classified_by=pl.when(success)
+            .then(pl.lit("success-code"))
+            .otherwise("classified_by"),
         )
         .collect(engine="in-memory")
     )
