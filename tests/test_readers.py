@@ -164,6 +164,38 @@ def test_scan_ambiguous_dates_warn_unless_date_order_given() -> None:
     assert scan([path], date_order="dmy").warnings == []
 
 
+@pytest.mark.parametrize(
+    ("date_order", "suggested"),
+    [
+        (None, " (dates read as month/day; use --date-order dmy if that is wrong)"),
+        ("mdy", ""),
+    ],
+    ids=["guessed", "given"],
+)
+def test_a_date_that_fails_the_guessed_order_says_how_to_change_it(
+    tmp_path: Path, date_order: Any, suggested: str
+) -> None:
+    # The first dates read either way; the next, 2/13, settles month/day;
+    # the last, 13/02, fails it. The user named no order, so the reason says
+    # which was taken.
+    lines = (BAD / "ambiguous-dates.csv").read_text().splitlines()
+    settles = lines[1].replace('"2/10/2026', '"2/13/2026').replace("4b01", "4b08")
+    late = lines[1].replace('"2/10/2026', '"13/02/2026').replace("4b01", "4b09")
+    lines += [settles, late]
+    path = tmp_path / "sends.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    *_, rejected = _tables([str(path)], date_order=date_order, with_rejects=True)
+
+    assert rejected.select("line", "reason").rows() == [
+        (
+            len(lines),
+            "TimeGenerated: expected a datetime, got '13/02/2026, 4:00:01.100 PM'"
+            + suggested,
+        )
+    ]
+
+
 def test_scan_semicolon_csv_reads_decimal_commas() -> None:
     sends = _sends([str(BAD / "semicolon-decimal-comma.csv")])
 

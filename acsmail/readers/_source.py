@@ -23,7 +23,12 @@ import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._limits import max_field_bytes
-from acsmail.readers._times import TimeFormat, detect_time_format, parse_time
+from acsmail.readers._times import (
+    TimeFormat,
+    detect_time_format,
+    parse_time,
+    unparsed_reason,
+)
 from acsmail.schema import SOURCE_FILE, SOURCE_LINE, TABLES, TIME
 from acsmail.schema import canonical_name as _canonical_name
 
@@ -402,9 +407,7 @@ def finish(
         return lf.with_columns(
             pl.coalesce(
                 too_long,
-                pl.when(bad).then(
-                    pl.format("TimeGenerated: expected a datetime, got '{}'", raw)
-                ),
+                pl.when(bad).then(pl.format(unparsed_reason(time_format), raw)),
             ).alias(REJECT),
             pl.col(_PARSED).alias("TimeGenerated"),
         ).drop(_PARSED)

@@ -12,7 +12,13 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-__all__ = ["DateOrder", "TimeFormat", "detect_time_format", "parse_time"]
+__all__ = [
+    "DateOrder",
+    "TimeFormat",
+    "detect_time_format",
+    "parse_time",
+    "unparsed_reason",
+]
 
 DateOrder = Literal["mdy", "dmy"]
 
@@ -47,11 +53,21 @@ class TimeFormat:
         A chrono format string, or None when the sample had no datetimes.
     ambiguous
         True when the day and month order could not be told from the data.
+    guessed_order
+        For dates with day and month, the order acsmail chose when the user
+        did not name one (``mdy`` or ``dmy``).
     """
 
-    def __init__(self, format: str | None, *, ambiguous: bool = False) -> None:
+    def __init__(
+        self,
+        format: str | None,
+        *,
+        ambiguous: bool = False,
+        guessed_order: DateOrder | None = None,
+    ) -> None:
         self.format = format
         self.ambiguous = ambiguous
+        self.guessed_order = guessed_order
 
     def __repr__(self) -> str:
         return f"TimeFormat({self.format!r}, ambiguous={self.ambiguous})"
@@ -121,7 +137,21 @@ def detect_time_format(
         return TimeFormat(None)
     if best in _ISO:
         return TimeFormat(best)
-    return TimeFormat(best, ambiguous=date_order is None and found is None)
+    return TimeFormat(
+        best,
+        ambiguous=date_order is None and found is None,
+        guessed_order=None if date_order else order,
+    )
+
+
+def unparsed_reason(time_format: TimeFormat) -> str:
+    """Why a datetime text is rejected, as a ``pl.format`` template of the text."""
+    reason = "TimeGenerated: expected a datetime, got '{}'"
+    order = time_format.guessed_order
+    if order is None:
+        return reason
+    read, other = ("month/day", "dmy") if order == "mdy" else ("day/month", "mdy")
+    return f"{reason} (dates read as {read}; use --date-order {other} if that is wrong)"
 
 
 def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
