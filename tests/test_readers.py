@@ -365,6 +365,20 @@ def test_inspect_progress_stays_off_stderr_when_it_is_no_terminal(
     assert result.stderr == ""
 
 
+def test_a_file_named_twice_in_different_ways_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tree(tmp_path / "nd1", blobs=2)
+    (blob, _) = sorted((tmp_path / "nd1").rglob("PT1H.json"))
+    monkeypatch.chdir(tmp_path)
+
+    inputs = scan(["nd1", str(tmp_path / "nd1"), "./nd1/../nd1", str(blob)])
+
+    assert len(inputs.sources) == 2
+    (send,) = inputs.collect(lambda current: [normalise(current).send])
+    assert send.height == 2 * 3
+
+
 def test_scan_missing_path_is_an_error() -> None:
     with pytest.raises(InputError, match="no such file or directory"):
         scan(["no/such/export.csv"])

@@ -53,10 +53,15 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
     InputError
         When a path names nothing, or a pattern matches nothing.
     """
-    files: list[Path] = []
+    # A file named twice, however it was written (``nd1`` and ``$PWD/nd1``,
+    # a folder and a file inside it), is read once; ``abspath`` normalises
+    # the text without a call to the disk per file.
+    files: dict[str, Path] = {}
     for text in paths:
-        files.extend(_expand_one(text))
-    return list(dict.fromkeys(files))
+        for path in _expand_one(text):
+            key = text if path == Path(STDIN_PATH) else os.path.abspath(path)  # noqa: PTH100
+            files.setdefault(key, path)
+    return list(files.values())
 
 
 def _expand_one(text: str) -> Iterator[Path]:
