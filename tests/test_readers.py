@@ -529,6 +529,30 @@ def test_blank_lines_inside_a_compressed_file_keep_lines(tmp_path: Path) -> None
     assert _traced_line(path, "m-5") == 5
 
 
+@pytest.mark.parametrize("compressed", [False, True])
+def test_blobs_past_the_joined_bytes_keep_their_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, compressed: bool
+) -> None:
+    # With room for one blob's bytes, the other two are scanned from disk and
+    # numbered by position; the rejection after the blank line is still named
+    # on its own line, 4.
+    monkeypatch.setattr("acsmail.readers.ndjson._JOIN_LIMIT", 1)
+    _tree(tmp_path, blobs=3, broken={2: _blob_line(2, 999, size="abc")})
+    for blob in sorted(tmp_path.rglob("PT1H.json")):
+        first, rest = blob.read_text().split("\n", 1)
+        data = (first + "\n\n" + rest).encode()
+        blob.write_bytes(gzip.compress(data) if compressed else data)
+
+    inputs = scan([str(tmp_path)])
+    (rejected,) = inputs.collect(lambda current: [normalise(current).rejected])
+
+    assert rejected.select("line", "reason").rows() == [
+        (4, "Size: expected a number of at least 0, got 'abc'")
+    ]
+    assert rejected["file"].item().endswith("h=02/m=00/PT1H.json")
+    assert inputs.sources[2].numbered_by_position
+
+
 def test_blobs_with_blank_lines_or_a_bom_stay_in_their_batch(tmp_path: Path) -> None:
     # Blob by blob: a blank line after the first record, a byte-order mark
     # at the start, both, neither. Each is read in the one batch scan.

@@ -15,6 +15,7 @@ rejected record, with its line.
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import TYPE_CHECKING, Any, Final
 
@@ -181,10 +182,10 @@ def scan_lines_together(
     Small plain files, and compressed ones, are joined in memory and parsed
     once, which is several times faster than a scan of many sources; their
     lines are counted in memory (see ``record_lines``). Plain files past a
-    size, or beyond a limit on the joined bytes, are scanned from disk: a
-    count would cost another pass over their bytes, so their records are
-    numbered by position, and ``Source.line_of`` turns a position into its
-    line where one is shown.
+    size, and every file beyond a limit on the joined bytes, are scanned
+    from disk: a count would cost another pass over their bytes, so their
+    records are numbered by position, and ``Source.line_of`` turns a
+    position into its line where one is shown.
 
     Raises
     ------
@@ -231,7 +232,7 @@ def scan_lines_together(
 
 
 def file_lines(path: Path) -> np.ndarray:
-    """The numbers of a plain file's lines that hold something (``record_lines``)."""
+    """The numbers of a file's lines that hold something (``record_lines``)."""
     return record_lines(_steps(path))
 
 
@@ -292,8 +293,10 @@ def _lines_frame(numbered: Sequence[tuple[str, np.ndarray]]) -> pl.LazyFrame:
 
 
 def _steps(path: Path) -> Iterator[bytes]:
-    """A plain file's bytes, a bounded piece at a time."""
-    with path.open("rb") as file:
+    """A file's bytes, decompressed, a bounded piece at a time."""
+    with path.open("rb") as raw:
+        compressed = raw.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    with gzip.open(path, "rb") if compressed else path.open("rb") as file:
         while piece := file.read(_STEP_BYTES):
             yield piece
 
@@ -301,16 +304,18 @@ def _steps(path: Path) -> Iterator[bytes]:
 def _joinable(source: Source, *, room: bool) -> bytes | None:
     """A file's bytes for the joined scan, ending in a newline; None: scan it apart.
 
-    A compressed file is always inflated here: Polars would inflate it whole
-    anyway, and its lines can only be counted inflated. A plain file is read
-    when it is small and the joined bytes have room, or when it starts with
-    a byte-order mark.
+    While the joined bytes have room, a compressed file is inflated here
+    (Polars would inflate it whole anyway), and a plain file is read when it
+    is small or starts with a byte-order mark, which Polars cannot read
+    past. Beyond the room, files are scanned from disk.
 
     Raises
     ------
     polars.exceptions.ComputeError
         When a compressed file is cut off or damaged.
     """
+    if not room:
+        return None
     data = source.content
     if data is None:
         with source.path.open("rb") as file:
@@ -320,7 +325,7 @@ def _joinable(source: Source, *, room: bool) -> bytes | None:
             if cut_off:
                 msg = f"{source.name}: the compressed file is cut off or damaged"
                 raise pl.exceptions.ComputeError(msg)
-        elif start == _BOM or (room and source.path.stat().st_size <= WHOLE_BYTES):
+        elif start == _BOM or source.path.stat().st_size <= WHOLE_BYTES:
             # Polars cannot read past a byte-order mark: such a file is
             # read here, whatever its size, and joined without it.
             data = source.path.read_bytes()
