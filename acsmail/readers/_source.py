@@ -215,16 +215,19 @@ class Source:
     def line_of(self, positions: np.ndarray) -> np.ndarray:
         """The lines of the records at these positions in the file (from 1).
 
-        Where the fast scan numbered the records by position and the file
-        has blank lines before its last record, positions and lines part;
-        the file's lines are counted once, on the first call, which costs a
-        pass over its bytes. Other records already carry their line.
+        Where the fast scan numbered the records by position, positions and
+        lines part after a blank line (JSON Lines) or a field that holds
+        newlines (CSV). The file's lines are counted once, on the first call,
+        which costs a pass over its bytes. Other records already carry their
+        line.
         """
         if not self.numbered_by_position or self.read_carefully or self.lines is None:
             return positions
         if self._line_map is None:
             self._line_map = self.lines()
         found = self._line_map
+        if found.size == 0:
+            return positions
         inside = (positions >= 1) & (positions <= found.size)
         return np.where(inside, found[np.clip(positions, 1, found.size) - 1], positions)
 
