@@ -240,10 +240,13 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
         lf = lf.with_columns(_canonical_spelling("DeliveryStatus", DELIVERY_STATUSES))
     if "EngagementType" in table.schema:
         lf = lf.with_columns(_canonical_spelling("EngagementType", ENGAGEMENT_TYPES))
-    if "RecipientId" in table.schema:
-        # Padding from a spreadsheet (a space, a no-break space) would make
-        # a second recipient, and a second domain, that prints the same.
-        lf = lf.with_columns(pl.col("RecipientId").str.strip_chars())
+    # Padding from a spreadsheet (a space, a no-break space) would make a
+    # second message, recipient or domain that prints the same.
+    lf = lf.with_columns(
+        pl.col(name).str.strip_chars()
+        for name in ("CorrelationId", "RecipientId")
+        if name in table.schema
+    )
     # A few resources repeat on every record: as categories they are stored
     # once, and compare as fast as numbers in joins.
     return lf.with_columns(pl.col("ResourceId").str.to_lowercase().cast(pl.Categorical))
@@ -319,13 +322,10 @@ def normalise(inputs: Inputs) -> Tables:
         pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
         pl.col(SOURCE_LINE).alias("line"),
     )
-    # The records shown by file and line get the lines of the files scanned
-    # by position; the rest of the run only orders by them, which a position
-    # does as well.
+    # The rejected records, shown by file and line, get the lines of the
+    # files scanned by position; the rest of the run only orders records by
+    # them, which a position does as well.
     rejected = rejected.map_batches(inputs.exact_lines, schema=REJECTS_SCHEMA)
-    unclassified = unclassified.map_batches(
-        inputs.exact_lines, schema=UNCLASSIFIED_SCHEMA
-    )
     absent = absent_columns(inputs)
     return Tables(
         send=good[SEND.key],

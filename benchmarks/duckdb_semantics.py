@@ -71,7 +71,7 @@ def _time(form: str) -> str:
 
 
 #: Read without the padding around them, as acsmail does.
-_TRIMMED = ("RecipientId", "DeliveryStatus")
+_TRIMMED = ("CorrelationId", "RecipientId", "DeliveryStatus")
 
 
 def _canonical(data: Path, form: str, table: str) -> str:

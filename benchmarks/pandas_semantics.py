@@ -74,7 +74,7 @@ def _normalise(df: pd.DataFrame, form: str) -> pd.DataFrame:
                 {"true": True, "1": True, "yes": True, "false": False, "0": False}
                 | {"no": False}
             ).astype("boolean")
-        elif column in ("RecipientId", "DeliveryStatus"):
+        elif column in ("CorrelationId", "RecipientId", "DeliveryStatus"):
             # Read without the padding around them, as acsmail does.
             text = df[column].astype("string").str.strip()
             df[column] = text.mask(text == "")

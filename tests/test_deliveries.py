@@ -336,7 +336,8 @@ def test_padding_around_statuses_flags_and_recipients_is_not_a_value(
 ) -> None:
     # As a spreadsheet leaves them: a space before the status, after the flag,
     # a no-break space after the address. m1's padded bounce is the later
-    # status of the same recipient as its delivery; m2's flag still reads.
+    # status of the same recipient as its delivery; m2's flag still reads;
+    # m3's send and status name one message.
     records = [
         _send("m1", "2026-02-10T10:00:00Z"),
         _send("m2", "2026-02-10T10:00:00Z"),
@@ -345,6 +346,8 @@ def test_padding_around_statuses_flags_and_recipients_is_not_a_value(
         _status(
             "m2", "2026-02-10T10:00:05Z", " b@y.com", "Failed", IsHardBounce="True "
         ),
+        _send(" m3", "2026-02-10T10:00:00Z"),
+        _status("m3\u00a0", "2026-02-10T10:00:05Z", "c@z.com", "Delivered"),
     ]
 
     rows = _rows(tmp_path, records).sort("MessageId")
@@ -358,4 +361,5 @@ def test_padding_around_statuses_flags_and_recipients_is_not_a_value(
     ).rows() == [
         ("m1", "a@x.com", "x.com", "Bounced", "Unknown (not populated)"),
         ("m2", "b@y.com", "y.com", "Failed", "Hard Bounce"),
+        ("m3", "c@z.com", "z.com", "Delivered", "Not Applicable"),
     ]

@@ -370,9 +370,11 @@ def test_a_file_named_twice_in_different_ways_is_read_once(
 ) -> None:
     _tree(tmp_path / "nd1", blobs=2)
     (blob, _) = sorted((tmp_path / "nd1").rglob("PT1H.json"))
+    (tmp_path / "link.json").symlink_to(blob)
     monkeypatch.chdir(tmp_path)
 
-    inputs = scan(["nd1", str(tmp_path / "nd1"), "./nd1/../nd1", str(blob)])
+    named = ["nd1", str(tmp_path / "nd1"), "./nd1/../nd1", str(blob), "link.json"]
+    inputs = scan(named)
 
     assert len(inputs.sources) == 2
     (send,) = inputs.collect(lambda current: [normalise(current).send])
@@ -430,6 +432,20 @@ def test_blobs_ending_in_blank_lines_are_still_read_together(tmp_path: Path) -> 
     assert lines.to_list() == [[1, 2, 3]] * 6
     # No blob was set apart from the batch to be scanned alone.
     assert all(source.batch is not None for source in inputs.sources)
+
+
+def test_a_line_that_is_not_json_is_placed_within_the_line(tmp_path: Path) -> None:
+    # The string opens at character 19; the decoder would say "line 1 column 19",
+    # which reads like a line of the file.
+    path = tmp_path / "sends.json"
+    path.write_text(_send_line(1) + '{"TimeGenerated": "2026-02-1\n' + _send_line(3))
+
+    inputs = scan([str(path)])
+    (rejected,) = inputs.collect(lambda current: [normalise(current).rejected])
+
+    assert rejected.select("line", "reason").rows() == [
+        (2, "not valid JSON (Unterminated string starting at character 19)")
+    ]
 
 
 def test_record_lines_skips_blank_lines_as_polars_does() -> None:

@@ -309,8 +309,8 @@ class Inputs:
         The fast scan of a CSV file, and of a JSON Lines file read from disk,
         numbers its records by position, which orders them as their lines
         do at a fraction of the cost of counting lines. Rows shown to the
-        user (rejected and unclassified records, a trace) pass through here,
-        which counts the lines of those files alone.
+        user by line (rejected records, a trace) pass through here, which
+        counts the lines of those files alone.
         """
         shown = {str(name) for name in frame.get_column(file).unique().to_list()}
         numbered = [

@@ -54,14 +54,23 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
         When a path names nothing, or a pattern matches nothing.
     """
     # A file named twice, however it was written (``nd1`` and ``$PWD/nd1``,
-    # a folder and a file inside it), is read once; ``abspath`` normalises
-    # the text without a call to the disk per file.
-    files: dict[str, Path] = {}
+    # a folder and a file inside it, a link to it), is read once.
+    files: dict[object, Path] = {}
     for text in paths:
         for path in _expand_one(text):
-            key = text if path == Path(STDIN_PATH) else os.path.abspath(path)  # noqa: PTH100
-            files.setdefault(key, path)
+            files.setdefault(_identity(path), path)
     return list(files.values())
+
+
+def _identity(path: Path) -> object:
+    """What is the same for two names of one file: its device and inode."""
+    if path == Path(STDIN_PATH):
+        return STDIN_PATH
+    try:
+        found = path.stat()
+    except OSError:
+        return os.path.abspath(path)  # noqa: PTH100 (the name, as written)
+    return (found.st_dev, found.st_ino)
 
 
 def _expand_one(text: str) -> Iterator[Path]:

@@ -385,16 +385,27 @@ def _decode_line(
     if not raw.strip():
         return None, None
     try:
-        record = json.loads(raw)
+        record = json.loads(raw.rstrip(b"\r\n"))
     except RecursionError:
         return None, "nested too deeply to read"
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        why = _within_line(error)
         if not raw.endswith(b"\n"):
-            return None, f"the last line is cut off ({error})"
-        return None, f"not valid JSON ({error})"
+            return None, f"the last line is cut off ({why})"
+        return None, f"not valid JSON ({why})"
     if not isinstance(record, dict):
         return None, "expected a JSON object"
     return record, None
+
+
+def _within_line(error: json.JSONDecodeError | UnicodeDecodeError) -> str:
+    """The decoder's complaint, placed by character within the line.
+
+    The decoder's own "line 1 column 30" would read like a line of the file.
+    """
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 at byte {error.start + 1} of the line"
+    return f"{error.msg.removesuffix(' at')} at character {error.pos + 1}"
 
 
 def _text(raw: bytes) -> str:
