@@ -42,7 +42,6 @@ _T = TypeVar("_T")
 
 __all__ = [
     "TABLE",
-    "UNCLASSIFIED_SCHEMA",
     "Tables",
     "absent_columns",
     "each_part",
@@ -65,7 +64,6 @@ _LARGEST_COUNT: Final = 2**53
 #: leave the other idle; a second part in flight fills it, for the memory of
 #: one more part's raw text.
 _PARTS_AT_ONCE: Final = 2
-UNCLASSIFIED_SCHEMA: Final = {"file": pl.String(), "line": pl.Int64()}
 _NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
 _TRUE: Final = ("true", "1", "yes")
 _FALSE: Final = ("false", "0", "no")

@@ -19,7 +19,6 @@ import polars as pl
 
 from acsmail.deliveries import build_deliveries
 from acsmail.normalise import (
-    UNCLASSIFIED_SCHEMA,
     Tables,
     absent_columns,
     each_part,
@@ -50,6 +49,7 @@ __all__ = ["SHARES", "needs_spill", "spilled_basis"]
 SHARES: Final = 16
 _TABLES: Final = ("send", "status", "engagement")
 _SHARE: Final = "_share"
+_UNCLASSIFIED_SCHEMA: Final = {"file": pl.String, "line": pl.Int64}
 
 
 def needs_spill(inputs: Inputs) -> bool:
@@ -127,7 +127,7 @@ def spilled_basis(
 
     absent = absent_columns(inputs)
     none_rejected = pl.LazyFrame(schema=REJECTS_SCHEMA)
-    none_unclassified = pl.LazyFrame(schema=UNCLASSIFIED_SCHEMA)
+    none_unclassified = pl.LazyFrame(schema=_UNCLASSIFIED_SCHEMA)
 
     def table(name: str, share: int) -> pl.LazyFrame:
         return _scan(written.get((name, share), []), schemas[name])

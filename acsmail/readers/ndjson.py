@@ -27,6 +27,7 @@ from acsmail.readers._files import (
     GZIP_MAGIC,
     WHOLE_BYTES,
     InputFile,
+    is_gzip,
     iter_lines,
     polars_path,
     read_all,
@@ -294,9 +295,7 @@ def _lines_frame(numbered: Sequence[tuple[str, np.ndarray]]) -> pl.LazyFrame:
 
 def _steps(path: Path) -> Iterator[bytes]:
     """A file's bytes, decompressed, a bounded piece at a time."""
-    with path.open("rb") as raw:
-        compressed = raw.read(len(GZIP_MAGIC)) == GZIP_MAGIC
-    with gzip.open(path, "rb") if compressed else path.open("rb") as file:
+    with gzip.open(path, "rb") if is_gzip(path) else path.open("rb") as file:
         while piece := file.read(_STEP_BYTES):
             yield piece
 
