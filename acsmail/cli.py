@@ -28,8 +28,6 @@ from acsmail.convert import (
 )
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.errors import AcsmailError, RejectedRecordError, first_line
-from acsmail.generate import FORMS as GENERATED_FORMS
-from acsmail.generate import generate as generate_export
 from acsmail.inspect import inspect
 from acsmail.normalise import Tables, normalise, read_tables
 from acsmail.readers import ENGINE, Inputs, scan
@@ -50,7 +48,7 @@ from acsmail.report import (
     build_report,
     report_basis,
 )
-from acsmail.schema import TERMINAL_STATUSES
+from acsmail.schema import GENERATED_FORMS, TERMINAL_STATUSES
 from acsmail.spill import needs_spill, spilled_basis
 from acsmail.trace import SECTIONS as TRACE_SECTIONS
 from acsmail.trace import for_reading, trace
@@ -970,5 +968,8 @@ def generate(messages: int, seed: int, form: str, directory: str, quiet: bool) -
       acsmail generate --messages 10000 -o sample/
       acsmail generate --messages 1000000 --format csv --seed 7 -o big/
     """
+    # Loaded here: the generator and numpy weigh on every other command's start.
+    from acsmail.generate import generate as generate_export
+
     files = generate_export(Path(directory), messages=messages, seed=seed, form=form)
     _warn(f"wrote {len(files)} file(s) under {directory}", quiet=quiet)

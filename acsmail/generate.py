@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from acsmail.errors import AcsmailError
+from acsmail.schema import GENERATED_FORMS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_START", "FORMS", "Quirks", "generate"]
 
 #: The export forms :func:`generate` can write.
-FORMS: Final = ("ndjson", "csv", "json", "archive", "api", "parquet")
+FORMS: Final = GENERATED_FORMS
 
 #: Where generated traffic begins unless the caller says otherwise.
 DEFAULT_START: Final = datetime(2026, 2, 10, tzinfo=UTC)

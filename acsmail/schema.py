@@ -17,6 +17,7 @@ __all__ = [
     "ENGAGEMENT",
     "ENGAGEMENT_TYPES",
     "EXTRA_COLUMNS",
+    "GENERATED_FORMS",
     "MESSAGE_LEVEL_STATUSES",
     "NULLABLE_LATE_COLUMNS",
     "SEND",
@@ -34,6 +35,11 @@ __all__ = [
 TIME: Final = pl.Datetime("us", "UTC")
 
 #: Internal columns every reader adds: where the record came from.
+#: The export forms that ``acsmail generate`` writes. They are named here, not
+#: in the generator, so that the command line need not load the generator
+#: (and numpy with it) to offer them.
+GENERATED_FORMS: Final = ("ndjson", "csv", "json", "archive", "api", "parquet")
+
 SOURCE_FILE: Final = "_file"
 SOURCE_LINE: Final = "_line"
 

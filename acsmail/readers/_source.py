@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-import numpy as np
 import polars as pl
 
 from acsmail.errors import InputError
@@ -35,6 +34,8 @@ from acsmail.schema import canonical_name as _canonical_name
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Sequence
     from pathlib import Path
+
+    import numpy as np
 
     from acsmail.readers._times import DateOrder
 
@@ -223,6 +224,9 @@ class Source:
         """
         if not self.numbered_by_position or self.read_carefully or self.lines is None:
             return positions
+        # Imported here: the commands that read no lines start faster.
+        import numpy as np
+
         if self._line_map is None:
             self._line_map = self.lines()
         found = self._line_map

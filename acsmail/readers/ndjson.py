@@ -19,7 +19,6 @@ import gzip
 import json
 from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
 import polars as pl
 
 from acsmail.errors import InputError
@@ -50,6 +49,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
+    import numpy as np
+
     from acsmail.readers._times import DateOrder, TimeFormat
 
 __all__ = [
@@ -72,7 +73,6 @@ _STEP_BYTES: Final = 4 * 1024 * 1024
 _NEWLINE: Final = ord("\n")
 #: What Polars skips as a blank line: nothing but these bytes before its end.
 _BLANK: Final = b" \t\r"
-_BLANK_CODES: Final = np.frombuffer(_BLANK, dtype=np.uint8)
 
 
 def sniff_records(file: InputFile) -> list[Any]:
@@ -246,6 +246,10 @@ def record_lines(pieces: Iterable[bytes]) -> np.ndarray:
     before its own. A last line without a newline counts when it holds
     something.
     """
+    # Imported here: the commands that read no lines start faster.
+    import numpy as np
+
+    blank_codes = np.frombuffer(_BLANK, dtype=np.uint8)
     numbers: list[np.ndarray] = []
     done = 0  # lines finished in earlier pieces
     blank_so_far = True  # the unfinished line holds only blank bytes yet
@@ -260,12 +264,12 @@ def record_lines(pieces: Iterable[bytes]) -> np.ndarray:
         # real export starts with "{" and needs no closer look.
         first = codes[np.minimum(starts, codes.size - 1)]
         maybe = np.flatnonzero(
-            np.isin(first, _BLANK_CODES) | (first == _NEWLINE) | (starts == stops)
+            np.isin(first, blank_codes) | (first == _NEWLINE) | (starts == stops)
         )
         blank = np.zeros(starts.size, dtype=bool)
         for index in maybe.tolist():
             line = codes[starts[index] : stops[index]]
-            blank[index] = np.isin(line, _BLANK_CODES).all()
+            blank[index] = np.isin(line, blank_codes).all()
         # The first line goes on from the previous piece.
         blank[0] &= blank_so_far
         finished = ends.size
@@ -281,6 +285,8 @@ def record_lines(pieces: Iterable[bytes]) -> np.ndarray:
 
 def _lines_frame(numbered: Sequence[tuple[str, np.ndarray]]) -> pl.LazyFrame:
     """File name and line of every record, files in the order of the scan."""
+    import numpy as np
+
     kept = [(name, lines) for name, lines in numbered if lines.size]
     names = pl.DataFrame(
         {

@@ -1,0 +1,59 @@
+"""The report's JSON form: one object of sections, one row to a line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from acsmail.render import render_report
+
+
+def test_json_report_is_one_object_of_row_lists() -> None:
+    sections = {
+        "hours": pl.DataFrame(
+            {
+                "hour": [
+                    datetime(2026, 2, 10, 7, tzinfo=UTC),
+                    datetime(2026, 2, 10, 8, 0, 0, 150000, tzinfo=UTC),
+                ],
+                "day": [date(2026, 2, 10), None],
+                "share": [0.5, float("nan")],
+                "sent": pl.Series([3, None], dtype=pl.UInt32),
+            }
+        ),
+        "empty": pl.DataFrame(schema={"reason": pl.String}),
+    }
+    text = render_report(sections, "json")
+    assert json.loads(text) == {
+        "hours": [
+            {
+                "hour": "2026-02-10T07:00:00Z",
+                "day": "2026-02-10",
+                "share": 0.5,
+                "sent": 3,
+            },
+            # Six digits of fraction, as Python's isoformat writes them; NaN,
+            # which JSON cannot hold, is null.
+            {
+                "hour": "2026-02-10T08:00:00.150000Z",
+                "day": None,
+                "share": None,
+                "sent": None,
+            },
+        ],
+        "empty": [],
+    }
+    # A row to a line: the opening brace, "hours", its two rows, the close of
+    # its list, "empty" and the closing brace.
+    assert text.count("\n") == 7
+
+
+def test_json_report_keeps_a_line_separator_inside_its_row() -> None:
+    # U+2028 and the other breaks str.splitlines cuts at are text within a row;
+    # control characters come out escaped.
+    reply = "550 5.1.1 no such user\u2028\x85\x1b[31m"
+    text = render_report({"failure_reasons": pl.DataFrame({"reply": [reply]})}, "json")
+    assert json.loads(text) == {"failure_reasons": [{"reply": reply}]}
+    assert "\x1b" not in text
