@@ -29,7 +29,7 @@ from acsmail.convert import (
 from acsmail.deliveries import Options, build_deliveries
 from acsmail.errors import AcsmailError, RejectedRecordError, first_line
 from acsmail.inspect import inspect
-from acsmail.normalise import Tables, normalise, read_tables
+from acsmail.normalise import NO_TABLE, Tables, normalise, read_tables
 from acsmail.readers import ENGINE, Inputs, scan
 from acsmail.redact import Redactor, new_key
 from acsmail.render import (
@@ -100,10 +100,13 @@ def _input_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--rejects",
             "rejects_path",
             type=click.Path(dir_okay=False, writable=True),
-            help="Write every rejected record, with file, line and reason, as CSV.",
+            help="Write every record left out (rejected, or matching no table), "
+            "with file, line and reason, as CSV.",
         ),
         click.option(
-            "--strict", is_flag=True, help="Stop at the first rejected record."
+            "--strict",
+            is_flag=True,
+            help="Stop at the first record left out (rejected, or matching no table).",
         ),
         click.option(
             "-q", "--quiet", is_flag=True, help="Print no warnings or counts."
@@ -387,11 +390,12 @@ def _account_rejects(
     inputs: Inputs | None = None,
     redactor: Redactor | None = None,
 ) -> None:
-    """Tell the user what was rejected, and stop when asked to be strict.
+    """Tell the user what was left out, and stop when asked to be strict.
 
-    With ``inputs``, warnings found while collecting are told too, and the
-    rejects file gets the original text of every record, including those
-    rejected after reading.
+    ``rejects`` holds the rejected records and those that match no table
+    (``Tables.left_out``). With ``inputs``, warnings found while collecting
+    are told too, and the rejects file gets the original text of every
+    record, including those rejected after reading.
     """
     # In file and line order, as the report lists them: the first told is the
     # first in its file, however the reads found them.
@@ -421,10 +425,20 @@ def _account_rejects(
             )
         with _open_output(path) as out:
             neutralise_formulas(whole).write_csv(out)
-    if rejects.height:
-        first = rejects.row(0, named=True)
+    unplaced = rejects.get_column("reason") == NO_TABLE
+    rejected = rejects.filter(~unplaced)
+    if rejected.height:
+        first = rejected.row(0, named=True)
         where = f"first: {first['file']}: line {first['line']}: {first['reason']}"
-        _warn(f"{rejects.height} record(s) rejected ({where})", quiet=quiet)
+        _warn(f"{rejected.height} record(s) rejected ({where})", quiet=quiet)
+    if unplaced.any():
+        first = rejects.filter(unplaced).row(0, named=True)
+        where = f"first: {first['file']}: line {first['line']}"
+        _warn(
+            f"{unplaced.sum()} record(s) match no table and are left out ({where}); "
+            "--rejects lists them",
+            quiet=quiet,
+        )
 
 
 def _collect(
@@ -580,7 +594,7 @@ def _report_frames(
         if needs_spill(current):
             return _spilled_report(current, redactor, filters)
         tables, basis = _basis(current, redactor)
-        return [tables.rejected, *build_report(basis, filters).values()]
+        return [tables.left_out(), *build_report(basis, filters).values()]
 
     return _collect(
         inputs,
@@ -709,7 +723,7 @@ def deliveries(
     def plans(current: Inputs) -> list[pl.LazyFrame]:
         tables = _tables(current, redactor, in_memory=True)
         rows = build_deliveries(tables, options).rows
-        return [tables.rejected, apply_filters(rows, filters)]
+        return [tables.left_out(), apply_filters(rows, filters)]
 
     (rows,) = _collect(
         inputs,
@@ -801,7 +815,7 @@ def trace_command(
         tables = _tables(current, redactor)
         deliveries = build_deliveries(tables, Options(include_pending=True))
         found = trace(tables, deliveries, identifier, redactor)
-        return [tables.rejected, found.timeline, found.recipients]
+        return [tables.left_out(), found.timeline, found.recipients]
 
     timeline, recipients = _collect(
         inputs,
@@ -905,7 +919,7 @@ def convert(
     def plans(current: Inputs) -> list[pl.LazyFrame]:
         tables, basis = _basis(current, None)
         sinks = conversion_plans(tables, target)
-        return [tables.rejected, *basis.frames().values(), *sinks]
+        return [tables.left_out(), *basis.frames().values(), *sinks]
 
     try:
         inputs = _read(paths, date_order, quiet)

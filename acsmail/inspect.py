@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from acsmail.normalise import normalise
+from acsmail.normalise import NO_TABLE, normalise
 from acsmail.report import inputs_per_file
 from acsmail.schema import ENGAGEMENT, SEND, SOURCE_FILE, STATUS, TABLES
 
@@ -50,8 +50,9 @@ class Inspection:
         One row per file: file, format, the record counts per table,
         rejected, unclassified, first, last, absent_columns.
     rejected
-        Every rejected record: file, line, reason, record (its text, when
-        the reader kept it).
+        Every record left out of the tables: file, line, reason, record (its
+        text, when the reader kept it). Those that match no table have
+        ``NO_TABLE`` as their reason.
     """
 
     files: pl.DataFrame
@@ -59,7 +60,11 @@ class Inspection:
 
     def sections(self) -> dict[str, pl.DataFrame]:
         """The inspection as report sections, ready for ``render_report``."""
-        shown = self.rejected.select("file", "line", "reason").head(SHOWN_REJECTS)
+        shown = (
+            self.rejected.filter(pl.col("reason") != NO_TABLE)
+            .select("file", "line", "reason")
+            .head(SHOWN_REJECTS)
+        )
         return {"inputs": self.files, "rejected": shown}
 
 
@@ -73,8 +78,10 @@ def inspection_plans(
     pseudonymises.
     """
     tables = normalise(inputs)
-    rejected = tables.rejected if redactor is None else redactor.frame(tables.rejected)
-    return [inputs_per_file(inputs, tables), _present(inputs), rejected]
+    left_out = tables.left_out()
+    if redactor is not None:
+        left_out = redactor.frame(left_out)
+    return [inputs_per_file(inputs, tables), _present(inputs), left_out]
 
 
 def inspect(inputs: Inputs, redactor: Redactor | None = None) -> Inspection:

@@ -41,7 +41,9 @@ _P = TypeVar("_P")
 _T = TypeVar("_T")
 
 __all__ = [
+    "NO_TABLE",
     "TABLE",
+    "UNCLASSIFIED_SCHEMA",
     "Tables",
     "absent_columns",
     "each_part",
@@ -65,6 +67,13 @@ _LARGEST_COUNT: Final = 2**53
 #: one more part's raw text.
 _PARTS_AT_ONCE: Final = 2
 _NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
+#: Why a record that matches no table is left out, where records are listed.
+NO_TABLE: Final = (
+    "matches no table: no Type, TableName, category, operation name or export "
+    "folder names one, and it fills no field that only one table has"
+)
+#: File and line of each record that matches no table.
+UNCLASSIFIED_SCHEMA: Final = {"file": pl.String(), "line": pl.Int64()}
 _TRUE: Final = ("true", "1", "yes")
 _FALSE: Final = ("false", "0", "no")
 
@@ -104,6 +113,20 @@ class Tables:
             frame.lazy() for frame in frames
         )
         return Tables(send, status, engagement, rejected, unclassified, self.absent)
+
+    def left_out(self) -> pl.LazyFrame:
+        """Every record kept out of the tables: file, line, reason, record.
+
+        These are the rejected records and those that match no table (with
+        ``NO_TABLE`` as their reason), as the rejects file lists them.
+        """
+        unplaced = self.unclassified.select(
+            "file",
+            "line",
+            pl.lit(NO_TABLE).alias("reason"),
+            pl.lit(None, pl.String).alias("record"),
+        )
+        return pl.concat([self.rejected, unplaced])
 
 
 def _signal(column: str) -> pl.Expr:
@@ -320,10 +343,13 @@ def normalise(inputs: Inputs) -> Tables:
         pl.col(SOURCE_FILE).cast(pl.String).alias("file"),
         pl.col(SOURCE_LINE).alias("line"),
     )
-    # The rejected records, shown by file and line, get the lines of the
+    # The records left out, shown by file and line, get the lines of the
     # files scanned by position; the rest of the run only orders records by
     # them, which a position does as well.
     rejected = rejected.map_batches(inputs.exact_lines, schema=REJECTS_SCHEMA)
+    unclassified = unclassified.map_batches(
+        inputs.exact_lines, schema=UNCLASSIFIED_SCHEMA
+    )
     absent = absent_columns(inputs)
     return Tables(
         send=good[SEND.key],

@@ -19,6 +19,7 @@ import polars as pl
 
 from acsmail.deliveries import build_deliveries
 from acsmail.normalise import (
+    UNCLASSIFIED_SCHEMA,
     Tables,
     absent_columns,
     each_part,
@@ -49,7 +50,6 @@ __all__ = ["SHARES", "needs_spill", "spilled_basis"]
 SHARES: Final = 16
 _TABLES: Final = ("send", "status", "engagement")
 _SHARE: Final = "_share"
-_UNCLASSIFIED_SCHEMA: Final = {"file": pl.String, "line": pl.Int64}
 
 
 def needs_spill(inputs: Inputs) -> bool:
@@ -95,7 +95,8 @@ def spilled_basis(
     Returns
     -------
     tuple
-        The basis, and every rejected record (file, line, reason, record).
+        The basis, and every record left out of the tables (file, line,
+        reason, record): see ``Tables.left_out``.
     """
     files, rejected, unclassified = [], [], []
     schemas: dict[str, pl.Schema] = {}
@@ -127,7 +128,7 @@ def spilled_basis(
 
     absent = absent_columns(inputs)
     none_rejected = pl.LazyFrame(schema=REJECTS_SCHEMA)
-    none_unclassified = pl.LazyFrame(schema=_UNCLASSIFIED_SCHEMA)
+    none_unclassified = pl.LazyFrame(schema=UNCLASSIFIED_SCHEMA)
 
     def table(name: str, share: int) -> pl.LazyFrame:
         return _scan(written.get((name, share), []), schemas[name])
@@ -179,7 +180,7 @@ def spilled_basis(
         absent=absent_section(whole),
         rejected=rejected_section(every_rejected.lazy()),
     )
-    return basis, every_rejected
+    return basis, whole.left_out().collect()
 
 
 def _whole(

@@ -151,6 +151,54 @@ def test_deliveries_strict_stops_at_first_rejection(tmp_path: Path) -> None:
     assert f"Error: {path}: line 2: not valid JSON" in result.stderr
 
 
+_NO_TABLE = {"TimeGenerated": "2026-02-10T10:00:05Z", "CorrelationId": "m9"}
+
+
+@pytest.mark.parametrize(
+    ("sends", "spill"),
+    [(1, False), (6000, False), (1, True)],
+    ids=["joined", "scanned by position", "tables on disk"],
+)
+def test_report_lists_records_that_match_no_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sends: int, spill: bool
+) -> None:
+    if spill:
+        monkeypatch.setenv("ACSMAIL_SPILL_BYTES", "1")
+    # The record that names no table and fills no table's own field comes
+    # after a blank line: it is on line sends + 2. With 6,000 sends the file
+    # is past 1 MiB and scanned from disk, numbered by position.
+    path = tmp_path / "export.json"
+    lines = [
+        json.dumps({**SEND, "CorrelationId": f"0f6d3c1e-{n:04d}"}) for n in range(sends)
+    ]
+    path.write_text("\n".join([*lines, "", json.dumps(_NO_TABLE)]) + "\n")
+    assert (path.stat().st_size > 1024 * 1024) == (sends > 1)
+    rejects = tmp_path / "rejects.csv"
+    result = CliRunner().invoke(
+        cli, ["report", str(path), "--rejects", str(rejects), "-f", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    line = sends + 2
+    assert (
+        f"1 record(s) match no table and are left out (first: {path}: line {line})"
+        in result.stderr
+    )
+    assert "rejected" not in result.stderr
+    (row,) = pl.read_csv(rejects).to_dicts()
+    assert row["file"] == str(path)
+    assert row["line"] == line
+    assert row["reason"].startswith("matches no table")
+    assert json.loads(row["record"]) == _NO_TABLE
+    report = json.loads(result.stdout)
+    assert report["overview"][0]["unclassified"] == 1
+    assert report["overview"][0]["rejected"] == 0
+    assert report["rejected"] == []
+
+    strict = CliRunner().invoke(cli, ["report", str(path), "--strict"])
+    assert strict.exit_code == 1
+    assert f"Error: {path}: line {line}: matches no table" in strict.stderr
+
+
 def test_deliveries_rejects_file_holds_the_record(tmp_path: Path) -> None:
     path = tmp_path / "export.json"
     path.write_text(json.dumps({**SEND, "Size": "lots"}) + "\n")
