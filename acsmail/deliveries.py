@@ -318,6 +318,23 @@ def _bounce_type() -> pl.Expr:
     )
 
 
+def _recipient_domain() -> pl.Expr:
+    """The text after the first ``@`` of the address, lower-cased.
+
+    Null when there is none, or when it holds a line break: what the pattern
+    ``^[^@]*@(.+)$`` captures, found by a split at the ``@`` rather than a
+    regular expression, which takes twice as long.
+    """
+    domain = pl.col("RecipientId").str.splitn("@", 2).struct.field("field_1")
+    invalid = (domain.str.len_bytes() == 0) | domain.str.contains("\n", literal=True)
+    return (
+        pl.when(invalid)
+        .then(pl.lit(None, pl.String))
+        .otherwise(domain.str.to_lowercase())
+        .alias("RecipientDomain")
+    )
+
+
 def _enrich(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Add the derived columns both modes share (spec section 3, steps 4-9)."""
     duration = (pl.col("FinalStatusTime") - pl.col("SendTime")).dt.total_milliseconds()
@@ -325,10 +342,7 @@ def _enrich(lf: pl.LazyFrame) -> pl.LazyFrame:
     lf = lf.with_columns(
         duration.alias("DurationMilliseconds"),
         (duration / 1000).round(3).alias("DurationSeconds"),
-        pl.col("RecipientId")
-        .str.extract(r"^[^@]*@(.+)$")
-        .str.to_lowercase()
-        .alias("RecipientDomain"),
+        _recipient_domain(),
         _size_category(),
         _bounce_type(),
         *(

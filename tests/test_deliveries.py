@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from acsmail.deliveries import Options, build_deliveries
+from acsmail.deliveries import Options, _recipient_domain, build_deliveries
 from acsmail.normalise import normalise
 from acsmail.readers import scan
 
@@ -363,3 +365,34 @@ def test_padding_around_statuses_flags_and_recipients_is_not_a_value(
         ("m2", "b@y.com", "y.com", "Failed", "Hard Bounce"),
         ("m3", "c@z.com", "z.com", "Delivered", "Not Applicable"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [
+        ("Frank@Gmail.COM", "gmail.com"),
+        ("no-at-sign", None),
+        ("@bare.example", "bare.example"),
+        ("trailing@", None),
+        ("a@b@c.example", "b@c.example"),
+        ("a@line\nbreak.example", None),
+        ("line\nbreak@ok.example", "ok.example"),
+        ("a@carriage\rreturn", "carriage\rreturn"),
+        (None, None),
+    ],
+)
+def test_recipient_domain_is_the_text_after_the_first_at(
+    address: str | None, domain: str | None
+) -> None:
+    frame = pl.DataFrame({"RecipientId": [address]}, schema={"RecipientId": pl.String})
+    assert frame.select(_recipient_domain()).item() == domain
+
+
+@given(st.lists(st.text(alphabet="aB@.\n\r \u00c9", max_size=8), max_size=30))
+def test_recipient_domain_matches_the_pattern_it_replaces(addresses: list[str]) -> None:
+    # What the spec's pattern captures: the text after the first "@", which a
+    # regular expression's "." ends at a line break.
+    frame = pl.DataFrame({"RecipientId": addresses}, schema={"RecipientId": pl.String})
+    pattern = pl.col("RecipientId").str.extract(r"^[^@]*@(.+)$").str.to_lowercase()
+    found = frame.select(_recipient_domain(), pattern.alias("pattern"))
+    assert found["RecipientDomain"].to_list() == found["pattern"].to_list()
