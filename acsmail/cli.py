@@ -781,6 +781,30 @@ def inspect_command(
         out.write(text.encode())
 
 
+def _mentions(inputs: Inputs, left_out: pl.DataFrame, identifier: str) -> str:
+    """Where records left out of the tables mention the identifier, if any do.
+
+    A message whose every record was rejected matches nothing, yet its
+    records are there: the first of them is named, so the user knows where
+    to look.
+    """
+    if left_out.height == 0:
+        return ""
+    texts = inputs.with_record_text(left_out).sort("file", "line")
+    found = texts.filter(
+        pl.col("record")
+        .str.to_lowercase()
+        .str.contains(identifier.lower(), literal=True)
+    )
+    if found.height == 0:
+        return ""
+    first = found.row(0, named=True)
+    return (
+        f"; {found.height} record(s) left out of the tables mention it "
+        f"(first: {first['file']}: line {first['line']}: {first['reason']})"
+    )
+
+
 @cli.command("trace", context_settings=CONTEXT)
 @click.argument("identifier", metavar="ID")
 @_input_options
@@ -817,12 +841,13 @@ def trace_command(
         found = trace(tables, deliveries, identifier, redactor)
         return [tables.left_out(), found.timeline, found.recipients]
 
-    timeline, recipients = _collect(
-        inputs,
-        plans,
-        rejects_path=rejects_path,
+    left_out, timeline, recipients = inputs.collect(plans)
+    _account_rejects(
+        left_out,
+        path=rejects_path,
         strict=strict,
         quiet=quiet,
+        inputs=inputs,
         redactor=redactor,
     )
     timeline = inputs.exact_lines(timeline)
@@ -833,6 +858,8 @@ def trace_command(
             f"nothing in the export matches {shown!r} as a message id, "
             "an InternetMessageId or a recipient address"
         )
+        if redactor is None:
+            msg += _mentions(inputs, left_out, identifier)
         raise AcsmailError(msg)
     if form == "json":
         sections = dict(zip(TRACE_SECTIONS, (timeline, recipients), strict=True))

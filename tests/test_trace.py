@@ -256,6 +256,35 @@ def test_trace_unknown_id_is_an_error() -> None:
     )
 
 
+def test_trace_of_a_message_whose_records_were_all_rejected_points_at_them(
+    tmp_path: Path,
+) -> None:
+    # The send's size and the status's IsHardBounce do not cast: nothing of
+    # message m-7 reaches the tables, yet both records name it (in another
+    # case). A third, good record of another message mentions it nowhere.
+    records = [
+        {"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "good-1",
+         "OperationName": "SendMail", "Size": 0.1, "UniqueRecipientsCount": 1},
+        {"TimeGenerated": "2026-02-10T10:00:01Z", "CorrelationId": "M-7",
+         "OperationName": "SendMail", "Size": "lots", "UniqueRecipientsCount": 1},
+        {"TimeGenerated": "2026-02-10T10:00:04Z", "CorrelationId": "M-7",
+         "OperationName": "DeliveryStatusUpdate", "RecipientId": "x@y.example",
+         "DeliveryStatus": "Delivered", "IsHardBounce": "maybe"},
+    ]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    result = CliRunner().invoke(cli, ["trace", "m-7", str(path), "-q"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: nothing in the export matches 'm-7' as a message id, an "
+        "InternetMessageId or a recipient address; 2 record(s) left out of the "
+        f"tables mention it (first: {path}: line 2: Size: expected a number of "
+        "at least 0, got 'lots')\n"
+    )
+    unrelated = CliRunner().invoke(cli, ["trace", "m-8", str(path), "-q"])
+    assert unrelated.stderr.endswith("a recipient address\n")
+
+
 def test_trace_keeps_control_characters_off_the_terminal() -> None:
     result = CliRunner().invoke(
         cli, ["trace", "y@</script><script>window.pwned=6</script>", str(HOSTILE)]
