@@ -35,6 +35,7 @@ from acsmail.redact import Redactor, new_key
 from acsmail.render import (
     DATASET_FORMATS,
     REPORT_FORMATS,
+    for_terminal,
     neutralise_formulas,
     printable,
     render_report,
@@ -270,6 +271,11 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
         raise click.ClickException(printable(msg)) from error
 
 
+def _to_terminal(path: str) -> bool:
+    """Whether the output goes to a screen, where log text must be escaped."""
+    return path == "-" and sys.stdout.isatty()
+
+
 @contextlib.contextmanager
 def _opened(path: str) -> Iterator[BinaryIO]:
     if path == "-":
@@ -423,6 +429,8 @@ def _account_rejects(
                 .otherwise(pl.col("record"))
                 .alias("record")
             )
+        if _to_terminal(path):
+            whole = for_terminal(whole)
         with _open_output(path) as out:
             neutralise_formulas(whole).write_csv(out)
     unplaced = rejects.get_column("reason") == NO_TABLE
@@ -733,6 +741,8 @@ def deliveries(
         quiet=quiet,
         redactor=redactor,
     )
+    if _to_terminal(output):
+        rows = for_terminal(rows)
     with _open_output(output) as out:
         if not output.endswith(".gz"):
             write_dataset(rows, form, out, escape_formulas=not no_escape_formulas)

@@ -12,6 +12,9 @@ import gzip
 import io
 import json
 import os
+import pty
+import subprocess
+import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -433,3 +436,71 @@ def test_a_file_name_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
         f"Error: {tmp_path}/\\xffexport.json: the file name is not valid UTF-8; "
         "rename the file to read it\n"
     )
+
+
+def _on_a_terminal(*args: str) -> str:
+    """What a command prints to a real terminal (a pseudo-terminal here)."""
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "acsmail", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+    ) as child:
+        os.close(follower)
+        shown = bytearray()
+        while True:
+            try:
+                piece = os.read(leader, 65536)
+            except OSError:  # the terminal closes when the command ends
+                break
+            if not piece:
+                break
+            shown += piece
+        child.wait()
+    os.close(leader)
+    return shown.decode()
+
+
+def test_dataset_and_rejects_on_a_terminal_show_control_characters_escaped(
+    tmp_path: Path,
+) -> None:
+    # A bounce whose reply carries a colour escape and a right-to-left
+    # override, and a record rejected for a size that is a title-setting
+    # escape: on a screen each is shown as its escape, never sent raw.
+    records = [
+        {"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "m1",
+         "OperationName": "SendMail", "Size": 0.1, "UniqueRecipientsCount": 1},
+        {"TimeGenerated": "2026-02-10T10:00:03Z", "CorrelationId": "m1",
+         "OperationName": "DeliveryStatusUpdate", "RecipientId": "x@y.example",
+         "DeliveryStatus": "Failed", "FailureMessage": "550 \x1b[31mred\u202e"},
+        {"TimeGenerated": "2026-02-10T10:00:04Z", "CorrelationId": "m2",
+         "OperationName": "SendMail", "Size": "\x1b]0;pwned\x07"},
+    ]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+    dataset = _on_a_terminal("deliveries", str(path), "-q")
+    assert "550 \\x1b[31mred\\u202e" in dataset
+    rejects = _on_a_terminal("deliveries", str(path), "-q", "--rejects", "-")
+    assert "got '\\x1b]0;pwned\\x07'" in rejects
+    for shown in (dataset, rejects):
+        assert "\x1b" not in shown
+        assert "\x07" not in shown
+        assert "\u202e" not in shown
+
+
+def test_dataset_written_to_a_file_keeps_the_text_as_it_was(tmp_path: Path) -> None:
+    # Escaping is for screens: a file or a pipe gets the server's bytes.
+    record = {
+        "TimeGenerated": "2026-02-10T10:00:03Z",
+        "CorrelationId": "m1",
+        "OperationName": "DeliveryStatusUpdate",
+        "RecipientId": "x@y.example",
+        "DeliveryStatus": "Failed",
+        "FailureMessage": "550 \x1b[31mred",
+    }
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(record) + "\n")
+    result = _cli("deliveries", str(path), "-q", "--include-pending")
+    assert result.exit_code == 0, result.stderr
+    assert "550 \x1b[31mred" in result.stdout

@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "CONTROL",
     "DATASET_FORMATS",
     "LABELS",
     "NOTES",
     "REPORT_FORMATS",
     "TITLES",
+    "escape_control",
+    "for_terminal",
     "neutralise_formulas",
     "printable",
     "render_report",
@@ -92,7 +95,17 @@ LABELS: Final = {
     "non_terminal_status_records": "recipient status records not final (Expanded, …)",
     "superseded_status_records": "earlier statuses replaced by a later one",
 }
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: Characters that log text must not carry raw to a screen: C0 and C1
+#: controls (a terminal runs escape sequences) and the bidirectional
+#: overrides and isolates, which make text display in an order other than
+#: its own.
+CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_control(match: re.Match[str]) -> str:
+    """The escape shown for one ``CONTROL`` character: ``\\x1b``, ``\\u202e``."""
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def printable(text: str) -> str:
@@ -102,9 +115,33 @@ def printable(text: str) -> str:
     --------
     >>> print(printable("550 " + chr(27) + "]52;c;aGk=" + chr(7) + " no"))
     550 \\x1b]52;c;aGk=\\x07 no
+    >>> print(printable("invoice" + chr(0x202E) + "fdp.exe"))
+    invoice\\u202efdp.exe
     """
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return CONTROL.sub(escape_control, text)
+
+
+def for_terminal(df: pl.DataFrame) -> pl.DataFrame:
+    """Text cells with their control characters escaped, for a screen.
+
+    Line breaks and tabs stay: in CSV they sit inside quoted fields, and
+    they move no cursor but their own. Every other ``CONTROL`` character is
+    shown as its escape.
+    """
+    pattern = CONTROL.pattern
+    text = [name for name, dtype in df.schema.items() if dtype == pl.String]
+
+    def escaped(values: pl.Series) -> pl.Series:
+        rows = values.str.contains(pattern).fill_null(False).arg_true()
+        if rows.len() == 0:
+            return values
+        fixed = [CONTROL.sub(escape_control, value) for value in values.gather(rows)]
+        return values.scatter(rows, fixed)
+
+    return df.with_columns(
+        pl.col(name).map_batches(escaped, return_dtype=pl.String) for name in text
+    )
 
 
 def _cell(value: Any, *, markdown: bool) -> Any:

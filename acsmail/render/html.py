@@ -18,7 +18,6 @@ import base64
 import hashlib
 import html
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -27,7 +26,7 @@ import jinja2
 from markupsafe import Markup
 
 from acsmail import __version__
-from acsmail.render import LABELS, NOTES, TITLES
+from acsmail.render import CONTROL, LABELS, NOTES, TITLES, escape_control
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +63,6 @@ _OUTCOMES: Final = (
 )
 #: Each hour's bar and point span the hour they count, not sit on its start.
 _HOURLY: Final = {"xperiod": 3_600_000, "xperiodalignment": "middle"}
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FRACTIONS: Final = ("share", "rate")
 _BOOTSTRAP: Final = """
 (function () {
@@ -291,18 +289,14 @@ def _cell(column: str, value: Any) -> _Cell:
         return _Cell(value.strftime("%Y-%m-%d %H:%M:%S"), "text")
     if isinstance(value, date):
         return _Cell(value.isoformat(), "text")
-    return _Cell(_CONTROL.sub(_escape_control, str(value)), "text")
-
-
-def _escape_control(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    return _Cell(CONTROL.sub(escape_control, str(value)), "text")
 
 
 def _label(value: Any, *, missing: str = "(none)") -> str:
     """A chart label from a log value, escaped for plotly's HTML-like text."""
     if value is None:
         return missing
-    return html.escape(_CONTROL.sub(_escape_control, str(value)), quote=False)
+    return html.escape(CONTROL.sub(escape_control, str(value)), quote=False)
 
 
 def _hour(value: Any) -> str | None:
