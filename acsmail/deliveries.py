@@ -470,7 +470,8 @@ def _accounting(
 ) -> pl.LazyFrame:
     """Counts that say where every record went, as one row."""
     recipient_level = pl.col("RecipientId").is_not_null()
-    terminal = pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES)
+    # A blank status names no final outcome: it counts as not final.
+    terminal = pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES).fill_null(False)
     known = pl.col("DeliveryStatus").is_in(DELIVERY_STATUSES)
     completeness = pl.col("Completeness")
     final = completeness != "no-final-status"

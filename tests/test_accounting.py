@@ -26,6 +26,9 @@ STATUSES = [
     "OutForDelivery",
     "Queued",
     "Mystery",
+    # A status left blank, or not given at all, is still a record to count.
+    "",
+    None,
 ]
 
 
@@ -131,3 +134,39 @@ def test_accounting_every_record_is_somewhere(text_lines: list[str]) -> None:
     with_status = final.filter(pl.col("SendTime").is_not_null())["MessageId"].n_unique()
     assert earliest_sends == figures["pending_messages"] + with_status
     assert rejected.height == figures["rejected"]
+
+
+def test_accounting_counts_blank_statuses_as_not_final(tmp_path: Path) -> None:
+    # One send and four statuses of its recipient: Delivered, an empty status,
+    # none at all, and one no table of statuses knows. Delivered is final;
+    # the other three are not, and only "Weird" is an unknown status.
+    send = {
+        "TimeGenerated": _time(0),
+        "CorrelationId": MESSAGES[0],
+        "OperationName": "SendMail",
+        "Size": 1.0,
+        "UniqueRecipientsCount": 1,
+    }
+    statuses = [
+        {
+            "TimeGenerated": _time(second),
+            "CorrelationId": MESSAGES[0],
+            "OperationName": "DeliveryStatusUpdate",
+            "RecipientId": RECIPIENTS[0],
+            "DeliveryStatus": status,
+        }
+        for second, status in ((5, "Delivered"), (6, ""), (7, None), (8, "Weird"))
+    ]
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [send, *statuses]))
+    tables = normalise(scan([str(path)]))
+    counts = build_deliveries(tables, Options(include_pending=True)).counts
+    assert counts is not None
+    figures = counts.collect().row(0, named=True)
+    assert figures["status_records"] == 4
+    assert figures["final_statuses"] == 1
+    assert figures["non_terminal_status_records"] == 3
+    assert figures["unknown_statuses"] == 1
+    assert figures["message_level_status_records"] == 0
+    assert figures["duplicate_status_records"] == 0
+    assert figures["superseded_status_records"] == 0

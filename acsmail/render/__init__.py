@@ -92,7 +92,9 @@ LABELS: Final = {
     "duplicate_status_records": "duplicates among status records",
     "duplicate_engagement_records": "duplicates among engagement records",
     "message_level_status_records": "message-level status records",
-    "non_terminal_status_records": "recipient status records not final (Expanded, …)",
+    "non_terminal_status_records": (
+        "recipient status records not final (Expanded, blank, …)"
+    ),
     "superseded_status_records": "earlier statuses replaced by a later one",
 }
 #: Characters that log text must not carry raw to a screen: C0 and C1
