@@ -791,15 +791,17 @@ def inspect_command(
         out.write(text.encode())
 
 
-def _mentions(inputs: Inputs, left_out: pl.DataFrame, identifier: str) -> str:
-    """Where records left out of the tables mention the identifier, if any do.
+def _mentions(
+    inputs: Inputs, left_out: pl.DataFrame, identifier: str
+) -> tuple[int, str] | None:
+    """How many records left out of the tables mention the id, and the first.
 
-    A message whose every record was rejected matches nothing, yet its
-    records are there: the first of them is named, so the user knows where
-    to look.
+    Their records are in the export though the trace leaves them out (a
+    message whose every record was rejected matches nothing at all), so the
+    user is told where to look. None when no such record mentions it.
     """
     if left_out.height == 0:
-        return ""
+        return None
     texts = inputs.with_record_text(left_out).sort("file", "line")
     found = texts.filter(
         pl.col("record")
@@ -807,12 +809,9 @@ def _mentions(inputs: Inputs, left_out: pl.DataFrame, identifier: str) -> str:
         .str.contains(identifier.lower(), literal=True)
     )
     if found.height == 0:
-        return ""
+        return None
     first = found.row(0, named=True)
-    return (
-        f"; {found.height} record(s) left out of the tables mention it "
-        f"(first: {first['file']}: line {first['line']}: {first['reason']})"
-    )
+    return found.height, f"{first['file']}: line {first['line']}: {first['reason']}"
 
 
 @cli.command("trace", context_settings=CONTEXT)
@@ -861,16 +860,29 @@ def trace_command(
         redactor=redactor,
     )
     timeline = inputs.exact_lines(timeline)
+    # A redacted run prints no real address, not even the one asked for, and
+    # so does not quote the records that mention it.
+    mentions = None if redactor is not None else _mentions(inputs, left_out, identifier)
     if timeline.height == 0:
-        # A redacted run prints no real address, not even the one asked for.
         shown = identifier if redactor is None else redactor.text(identifier)
         msg = (
             f"nothing in the export matches {shown!r} as a message id, "
             "an InternetMessageId or a recipient address"
         )
-        if redactor is None:
-            msg += _mentions(inputs, left_out, identifier)
+        if mentions:
+            count, first = mentions
+            msg += (
+                f"; {count} record(s) left out of the tables mention it "
+                f"(first: {first})"
+            )
         raise AcsmailError(msg)
+    if mentions:
+        count, first = mentions
+        _warn(
+            f"{count} record(s) that mention {identifier!r} were left out of the "
+            f"tables, so the trace lacks them (first: {first})",
+            quiet=quiet,
+        )
     if form == "json":
         sections = dict(zip(TRACE_SECTIONS, (timeline, recipients), strict=True))
     else:

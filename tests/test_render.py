@@ -53,7 +53,11 @@ def test_json_report_is_one_object_of_row_lists() -> None:
 def test_json_report_keeps_a_line_separator_inside_its_row() -> None:
     # U+2028 and the other breaks str.splitlines cuts at are text within a row;
     # control characters come out escaped.
-    reply = "550 5.1.1 no such user\u2028\x85\x1b[31m"
+    reply = "550 5.1.1 no such user\u2028\x85\x1b[31m\u202eexe.pdf"
     text = render_report({"failure_reasons": pl.DataFrame({"reply": [reply]})}, "json")
     assert json.loads(text) == {"failure_reasons": [{"reply": reply}]}
-    assert "\x1b" not in text
+    # Written as escapes, the controls and the right-to-left override mean
+    # the same to a JSON reader and nothing to a terminal.
+    for raw in ("\x1b", "\x85", "\u202e"):
+        assert raw not in text
+    assert "\\u0085\\u001b[31m\\u202eexe.pdf" in text

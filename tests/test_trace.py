@@ -318,3 +318,29 @@ def test_trace_writes_to_the_output_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert set(json.loads(out.read_text())) == {"timeline", "recipients"}
+
+
+def test_trace_warns_of_records_of_the_message_that_were_rejected(
+    tmp_path: Path,
+) -> None:
+    # The send of h1 is read; its Bounced status is rejected for an
+    # IsHardBounce of "maybe", so the trace shows a message with no final
+    # status and says which record it lacks.
+    records = [
+        {"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "h1",
+         "OperationName": "SendMail", "Size": 0.1, "UniqueRecipientsCount": 1},
+        {"TimeGenerated": "2026-02-10T10:00:03Z", "CorrelationId": "h1",
+         "OperationName": "DeliveryStatusUpdate", "RecipientId": "x@y.example",
+         "DeliveryStatus": "Bounced", "IsHardBounce": "maybe"},
+    ]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    result = CliRunner().invoke(cli, ["trace", "h1", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "acsmail: 1 record(s) that mention 'h1' were left out of the tables, so "
+        f"the trace lacks them (first: {path}: line 2: IsHardBounce: expected "
+        "true or false, got 'maybe')\n"
+    ) in result.stderr
+    quiet = CliRunner().invoke(cli, ["trace", "h1", str(path), "-q"])
+    assert quiet.stderr == ""

@@ -104,6 +104,10 @@ LABELS: Final = {
 CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+#: The ``CONTROL`` characters that JSON writers leave unescaped.
+_RAW_IN_JSON: Final = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def escape_control(match: re.Match[str]) -> str:
     """The escape shown for one ``CONTROL`` character: ``\\x1b``, ``\\u202e``."""
     code = ord(match.group())
@@ -233,7 +237,10 @@ def _json(sections: Mapping[str, pl.DataFrame]) -> str:
         rows = _json_rows(df)
         body = "[\n    " + ",\n    ".join(rows) + "\n  ]" if rows else "[]"
         parts.append(f"  {json.dumps(name)}: {body}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+    text = "{\n" + ",\n".join(parts) + "\n}\n"
+    # JSON may carry DEL, the C1 controls and the bidirectional overrides
+    # raw; written as \\u escapes they mean the same and show nothing odd.
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_report(sections: Mapping[str, pl.DataFrame], form: str) -> str:
