@@ -91,8 +91,8 @@ def _table_frame(
     for offset, row in enumerate(table.get("rows") or []):
         position = first_position + offset
         if not isinstance(row, list) or len(row) != len(columns):
-            size = len(row) if isinstance(row, list) else "no"
-            reason = f"expected a row of {len(columns)} values, found {size}"
+            found = f"{len(row)}" if isinstance(row, list) else "no list of values"
+            reason = f"expected a row of {len(columns)} values, found {found}"
             rejects.append((position, reason, json.dumps(row)))
             continue
         kept.append(row)
