@@ -14,6 +14,7 @@ import json
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -959,4 +960,49 @@ def test_records_without_a_message_id_are_rejected(tmp_path: Path) -> None:
     reason = "CorrelationId: missing (the record names no message)"
     assert sorted(rejected.select("line", "reason").rows()) == [
         (line, reason) for line in range(2, 7)
+    ]
+
+
+def test_an_iso_time_among_portal_dates_is_read(tmp_path: Path) -> None:
+    # Portal dates day/month first (13/3 settles it), one row pasted in ISO
+    # 8601, and one that is no datetime at all: only that one is rejected.
+    # The portal's format is the file's, being the most common.
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "TimeGenerated [UTC],CorrelationId,OperationName,Size,UniqueRecipientsCount\n"
+        '"13/3/2026, 10:00:00.000",m1,SendMail,0.1,1\n'
+        "2026-03-01T10:00:06Z,m2,SendMail,0.1,1\n"
+        '"2/3/2026, 09:30:00.000",m3,SendMail,0.1,1\n'
+        "garbage,m4,SendMail,0.1,1\n"
+    )
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    times = dict(zip(send["CorrelationId"], send["TimeGenerated"], strict=True))
+    assert times == {
+        "m1": datetime(2026, 3, 13, 10, tzinfo=UTC),
+        "m2": datetime(2026, 3, 1, 10, 0, 6, tzinfo=UTC),
+        "m3": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+    }
+    assert rejected["line"].to_list() == [5]
+    assert (
+        rejected["reason"]
+        .item()
+        .startswith("TimeGenerated: expected a datetime, got 'garbage'")
+    )
+
+
+def test_a_time_written_with_a_space_among_t_times_is_read(tmp_path: Path) -> None:
+    records = [
+        {"TimeGenerated": time, "CorrelationId": f"m{n}", "OperationName": "SendMail",
+         "Size": 0.1, "UniqueRecipientsCount": 1}
+        for n, time in enumerate(
+            ["2026-03-01T10:00:05Z", "2026-03-01 10:00:06", "2026-03-01T10:00:07.5Z"]
+        )
+    ]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    (send, _, _) = _tables([str(path)])
+    assert sorted(send["TimeGenerated"].to_list()) == [
+        datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC),
+        datetime(2026, 3, 1, 10, 0, 6, tzinfo=UTC),
+        datetime(2026, 3, 1, 10, 0, 7, 500000, tzinfo=UTC),
     ]

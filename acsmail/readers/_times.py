@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
+
+import polars as pl
 
 from acsmail.schema import TIME
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import polars as pl
 
 __all__ = [
     "DateOrder",
@@ -154,12 +154,47 @@ def unparsed_reason(time_format: TimeFormat) -> str:
     return f"{reason} (dates read as {read}; use --date-order {other} if that is wrong)"
 
 
-def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
-    """Parse datetime text as UTC at microsecond precision; null where it fails."""
-    # With no format found, every value fails the ISO format and is rejected.
-    fmt = time_format.format or _ISO[0]
+_Text = TypeVar("_Text", pl.Series, pl.Expr)
+
+
+def _parsed(values: _Text, fmt: str) -> _Text:
     return (
-        expr.str.strip_chars()
+        values.str.strip_chars()
         .str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
         .cast(TIME)
+    )
+
+
+def _iso_where_missing(
+    columns: Sequence[pl.Series], formats: Sequence[str]
+) -> pl.Series:
+    """The parsed times, with those that failed read again as ISO 8601."""
+    raw, parsed = columns
+    missing = parsed.is_null() & raw.is_not_null()
+    if not missing.any():
+        return parsed
+    rows = missing.arg_true()
+    rest = raw.gather(rows)
+    found = parsed.gather(rows)
+    for fmt in formats:
+        found = found.zip_with(found.is_not_null(), _parsed(rest, fmt))
+    return parsed.scatter(rows, found)
+
+
+def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
+    """Parse datetime text as UTC at microsecond precision; null where it fails.
+
+    Values are read in the file's format. One that fails it is tried in the
+    ISO 8601 spellings too (``T`` or a space, with or without a zone), which
+    no order of day and month can misread: a file of portal dates may hold
+    a row pasted from elsewhere.
+    """
+    # With no format found, every value fails the ISO format and is rejected.
+    fmt = time_format.format or _ISO[0]
+    others = [iso for iso in _ISO if iso != fmt]
+    return pl.map_batches(
+        [expr, _parsed(expr, fmt)],
+        lambda columns: _iso_where_missing(columns, others),
+        return_dtype=TIME,
+        is_elementwise=True,
     )
