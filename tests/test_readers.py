@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import tempfile
 import threading
 import time
@@ -821,6 +822,12 @@ def test_scan_gzip_cut_before_its_first_record_is_a_rejection(tmp_path: Path) ->
                                 "Size": 0.1}) + "\n")  # fmt: skip
     cut = tmp_path / "cut.json.gz"
     cut.write_bytes(gzip.compress(good.read_bytes())[:10])  # the header alone
+    # Cut inside the record: what inflates is the first half of a line.
+    long = {"TimeGenerated": "2026-02-10T14:00:01Z", "CorrelationId": "m2",
+            "FailureMessage": os.urandom(3000).hex()}  # fmt: skip
+    packed = gzip.compress((json.dumps(long) + "\n").encode())
+    halved = tmp_path / "halved.json.gz"
+    halved.write_bytes(packed[: len(packed) // 2])
     empty = tmp_path / "empty.json.gz"
     empty.write_bytes(gzip.compress(b""))
     inputs = scan([str(tmp_path)])
@@ -828,13 +835,13 @@ def test_scan_gzip_cut_before_its_first_record_is_a_rejection(tmp_path: Path) ->
     send, _, _, rejected = _tables([str(tmp_path)], with_rejects=True)
 
     assert send.height == 1
-    assert rejected.select("file", "line", "reason").rows() == [
-        (
-            str(cut),
-            1,
-            "the compressed file is cut off or damaged before its first record; "
-            "nothing could be read from it",
-        )
+    damaged = (
+        "the compressed file is cut off or damaged before its first record; "
+        "nothing could be read from it"
+    )
+    assert sorted(rejected.select("file", "line", "reason").rows()) == [
+        (str(cut), 1, damaged),
+        (str(halved), 1, damaged),
     ]
     assert [w for w in inputs.warnings if "empty" in w] == [
         f"{empty}: the file is empty; no records read from it"

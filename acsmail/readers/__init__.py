@@ -164,7 +164,14 @@ def _open(file: InputFile, spool: Spool, date_order: DateOrder | None) -> Source
     if form == "csv":
         return open_csv(file, spool=spool, date_order=date_order)
     if form == "ndjson":
-        return open_ndjson(file, date_order=date_order)
+        try:
+            return open_ndjson(file, date_order=date_order)
+        except InputError:
+            # Cut off inside its first record, a compressed file has no whole
+            # line to show what it is: it is damaged, not of another kind.
+            if file.compressed and read_all(file.path)[1]:
+                return _empty(file)
+            raise
     if form == "records":
         return open_records(file, date_order=date_order)
     if form == "json-array":
