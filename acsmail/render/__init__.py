@@ -239,7 +239,7 @@ def _json(sections: Mapping[str, pl.DataFrame]) -> str:
         parts.append(f"  {json.dumps(name)}: {body}")
     text = "{\n" + ",\n".join(parts) + "\n}\n"
     # JSON may carry DEL, the C1 controls and the bidirectional overrides
-    # raw; written as \\u escapes they mean the same and show nothing odd.
+    # raw; written as \u escapes they mean the same and show nothing odd.
     return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
