@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 
@@ -16,6 +16,7 @@ __all__ = [
     "DateOrder",
     "TimeFormat",
     "detect_time_format",
+    "iso_retry",
     "parse_time",
     "unparsed_reason",
 ]
@@ -154,10 +155,7 @@ def unparsed_reason(time_format: TimeFormat) -> str:
     return f"{reason} (dates read as {read}; use --date-order {other} if that is wrong)"
 
 
-_Text = TypeVar("_Text", pl.Series, pl.Expr)
-
-
-def _parsed(values: _Text, fmt: str) -> _Text:
+def _parsed(values: pl.Expr, fmt: str) -> pl.Expr:
     return (
         values.str.strip_chars()
         .str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
@@ -165,36 +163,23 @@ def _parsed(values: _Text, fmt: str) -> _Text:
     )
 
 
-def _iso_where_missing(
-    columns: Sequence[pl.Series], formats: Sequence[str]
-) -> pl.Series:
-    """The parsed times, with those that failed read again as ISO 8601."""
-    raw, parsed = columns
-    missing = parsed.is_null() & raw.is_not_null()
-    if not missing.any():
-        return parsed
-    rows = missing.arg_true()
-    rest = raw.gather(rows)
-    found = parsed.gather(rows)
-    for fmt in formats:
-        found = found.zip_with(found.is_not_null(), _parsed(rest, fmt))
-    return parsed.scatter(rows, found)
-
-
 def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
-    """Parse datetime text as UTC at microsecond precision; null where it fails.
+    """Parse datetime text in the file's format as UTC; null where it fails.
 
-    Values are read in the file's format. One that fails it is tried in the
-    ISO 8601 spellings too (``T`` or a space, with or without a zone), which
-    no order of day and month can misread: a file of portal dates may hold
-    a row pasted from elsewhere.
+    A value that fails is worth a second try (``iso_retry``).
     """
-    # With no format found, every value fails the ISO format and is rejected.
+    return _parsed(expr, time_format.format or _ISO[0])
+
+
+def iso_retry(raw: pl.Expr, parsed: pl.Expr, time_format: TimeFormat) -> pl.Expr:
+    """The parsed times, with those that failed the file's format read as ISO 8601.
+
+    ISO 8601 (``T`` or a space, with or without a zone) is tried on a value
+    that failed, since no order of day and month can misread it: a file of
+    portal dates may hold a row pasted from elsewhere. Only the failed
+    values are given to the other formats; the rest are null to them, which
+    costs next to nothing.
+    """
     fmt = time_format.format or _ISO[0]
-    others = [iso for iso in _ISO if iso != fmt]
-    return pl.map_batches(
-        [expr, _parsed(expr, fmt)],
-        lambda columns: _iso_where_missing(columns, others),
-        return_dtype=TIME,
-        is_elementwise=True,
-    )
+    retry = pl.when(parsed.is_null()).then(raw)
+    return pl.coalesce(parsed, *(_parsed(retry, iso) for iso in _ISO if iso != fmt))
