@@ -571,9 +571,10 @@ def bench_form(form: str, args: argparse.Namespace) -> dict[str, Any]:
     cold_read = warm(data)
     runs: dict[str, Run] = {}
     all_runs: dict[str, list[dict[str, Any]]] = {}
-    for target in args.targets:
-        best: Run | None = None
-        for attempt in range(args.repeat):
+    # With repeats, each round runs every target once: a machine that
+    # drifts faster or slower over the run then favours no target.
+    for attempt in range(args.repeat):
+        for target in args.targets:
             output = output_of(target, work)
             output.unlink(missing_ok=True)
             run = measure(
@@ -584,10 +585,9 @@ def bench_form(form: str, args: argparse.Namespace) -> dict[str, Any]:
             all_runs.setdefault(target, []).append(asdict(run))
             shown = f"{run.wall_s:8.2f} s {run.peak_rss_mib:8.0f} MiB"
             print(f"  {target:20} {shown} {run.error}", file=sys.stderr)
+            best = runs.get(target)
             if best is None or (run.ok and (not best.ok or run.wall_s < best.wall_s)):
-                best = run
-        assert best is not None
-        runs[target] = best
+                runs[target] = run
     found = ratios(runs)
     return {
         "data": info,
