@@ -681,6 +681,126 @@ def test_scan_flat_lines_then_a_nested_record_keeps_its_fields(tmp_path: Path) -
     assert status.get_column("_line").to_list() == [56]
 
 
+def _status_rows(count: int) -> list[dict[str, Any]]:
+    """Data-export status rows, each naming its table in ``Type``.
+
+    55 of them fill more than the 50 records sampled from a file's start.
+    """
+    return [
+        {
+            "TimeGenerated": f"2026-02-10T01:00:{second:02d}Z",
+            "CorrelationId": f"m{second}",
+            "RecipientId": f"r{second}@contoso.com",
+            "DeliveryStatus": "Delivered",
+            "Type": "ACSEmailStatusUpdateOperational",
+        }
+        for second in range(count)
+    ]
+
+
+def test_scan_status_lines_then_a_send_keeps_its_fields(tmp_path: Path) -> None:
+    # The first records are all status records, so the scan reads only the
+    # status table's fields; a send record further down must still come
+    # through whole, with its size and counts.
+    send = {
+        "TimeGenerated": "2026-02-10T01:01:00Z",
+        "CorrelationId": "m1",
+        "Size": 2.5,
+        "UniqueRecipientsCount": 3,
+        "AttachmentsCount": 1,
+        "Type": "ACSEmailSendMailOperational",
+    }
+    path = tmp_path / "export.json"
+    rows = [*_status_rows(55), send]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sends, status, _ = _tables([str(path)])
+    assert status.height == 55
+    assert sends.select(
+        "CorrelationId", "Size", "UniqueRecipientsCount", "AttachmentsCount", "_line"
+    ).rows() == [("m1", 2.5, 3, 1, 56)]
+
+
+def test_scan_status_lines_then_a_record_without_type(tmp_path: Path) -> None:
+    # Without a Type, the record's fields decide its table: its engagement
+    # type, which a scan of the status fields alone would not read.
+    opened = {
+        "TimeGenerated": "2026-02-10T01:02:00Z",
+        "CorrelationId": "m2",
+        "RecipientId": "r2@contoso.com",
+        "EngagementType": "view",
+        "UserAgent": "Mozilla/5.0",
+    }
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*_status_rows(55), opened]))
+    _, status, engagement = _tables([str(path)])
+    assert status.height == 55
+    assert engagement.select(
+        "CorrelationId", "EngagementType", "UserAgent", "_line"
+    ).rows() == [("m2", "View", "Mozilla/5.0", 56)]
+
+
+def test_status_files_read_together_when_one_holds_a_send(tmp_path: Path) -> None:
+    # Four status files scanned as one batch; the third also holds a send.
+    # The batch is scanned again with every field, and no file needs the
+    # careful read.
+    for number in range(4):
+        rows = _status_rows(55)
+        if number == 2:
+            rows.append(
+                {
+                    "TimeGenerated": "2026-02-10T01:03:00Z",
+                    "CorrelationId": "m3",
+                    "Size": 0.25,
+                    "Type": "ACSEmailSendMailOperational",
+                }
+            )
+        (tmp_path / f"part-{number}.json").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows)
+        )
+    inputs = scan([str(tmp_path)])
+    assert len({source.batch.key for source in inputs.sources if source.batch}) == 1
+    sends, status, _ = _tables([str(tmp_path)])
+    assert status.height == 4 * 55
+    assert sends.select("_file", "_line", "Size").rows() == [
+        (str(tmp_path / "part-2.json"), 56, 0.25)
+    ]
+    inputs.collect(lambda current: [normalise(current).send])
+    assert not any(source.read_carefully for source in inputs.sources)
+    assert all(source.widen is None for source in inputs.sources)
+
+
+def test_scan_status_lines_of_one_table_read_as_before(tmp_path: Path) -> None:
+    # A file of one table's records reads the same with every field scanned
+    # or only that table's: its values, lines and rejections.
+    rows = _status_rows(40)
+    rows[7]["IsHardBounce"] = "maybe"
+    rows[9]["SmtpStatusCode"] = "250"
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    inputs = scan([str(path)])
+    (source,) = inputs.sources
+    assert source.widen is not None
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        return [tables.status, tables.rejected]
+
+    narrow_status, narrow_rejected = inputs.collect(plans)
+    source.widen()
+    assert source.widen is None
+    wide_status, wide_rejected = inputs.collect(plans)
+    assert_frame_equal(narrow_status, wide_status)
+    assert_frame_equal(narrow_rejected, wide_rejected)
+    assert narrow_status.height == 39
+    assert (
+        narrow_status.filter(pl.col("CorrelationId") == "m9").item(0, "SmtpStatusCode")
+        == "250"
+    )
+    assert narrow_rejected.select("line", "reason").rows() == [
+        (8, "IsHardBounce: expected true or false, got 'maybe'")
+    ]
+
+
 def test_read_tables_in_parts_equals_reading_whole(tmp_path: Path) -> None:
     # Three blobs, one cut off in its last line: read one file per part, the
     # tables and the rejection are those of a single read of all three.

@@ -410,27 +410,33 @@ def _isolate(members: Sequence[Source], *, split: bool) -> bool:
     """Switch the files that fail to scan to the careful read; say if any did.
 
     A file that scans alone but not with its batch (its bytes do not join
-    cleanly) leaves the batch and is scanned alone.
+    cleanly) leaves the batch and is scanned alone. Files scanned for some
+    of their fields (``Source.widen``) are first scanned again for all of
+    them, and read carefully only if that fails too.
     """
     first = members[0]
-    if len(members) == 1:
-        if first.read_carefully:
-            return False
-        try:
-            first.fast().collect()
-        except _SCAN_ERRORS:
+    alone = len(members) == 1
+    if alone and first.read_carefully:
+        return False
+    try:
+        (first.fast() if alone else Inputs._frame(members)).collect()
+    except _SCAN_ERRORS:
+        widen = [member.widen for member in members if member.widen is not None]
+        if widen:
+            for switch in widen:
+                switch()
+            _isolate(members, split=split)
+            return True
+        if alone:
             first.use_careful()
             return True
-        if split:
-            first.batch = None
-        return split
-    try:
-        Inputs._frame(members).collect()
-    except _SCAN_ERRORS:
         half = len(members) // 2
         before = _isolate(members[:half], split=True)
         after = _isolate(members[half:], split=True)
         return before or after
+    if alone and split:
+        first.batch = None
+        return True
     return False
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from acsmail.readers._source import canonical_name
-from acsmail.schema import SIGNAL_COLUMNS, SOURCE_LINE, TABLES
+from acsmail.schema import SIGNAL_COLUMNS, SOURCE_LINE, TABLES, table_named
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -62,11 +62,15 @@ class Shape:
         Keys read inside ``properties``.
     seen
         Canonical names of the keys the sampled records actually carry.
+    table_type
+        For a shape narrowed to one table (``narrowed``): the ``Type`` every
+        record must carry, else the scan fails.
     """
 
     top: tuple[str, ...]
     nested: tuple[str, ...]
     seen: frozenset[str]
+    table_type: str | None = None
 
     @classmethod
     def of(cls, records: Iterable[dict[str, Any]]) -> Shape:
@@ -83,7 +87,32 @@ class Shape:
     @property
     def key(self) -> tuple[object, ...]:
         """What two files must share to be scanned as one."""
-        return (self.top, self.nested)
+        return (self.top, self.nested, self.table_type)
+
+    def narrowed(self, records: Sequence[dict[str, Any]]) -> Shape | None:
+        """The shape cut down to one table's fields, when the sample names one.
+
+        Every field a scan reads costs a look-up in every record, found or
+        not, and a data export repeats one table's keys on every line: a
+        status record has no use for a send's nine counts. When each sampled
+        record is flat and carries the same ``Type``, which names a table,
+        the narrowed shape reads that table's fields and what the sample
+        carries. Its scan fails on any record with another ``Type`` (such a
+        record could fill fields it does not read), and the file is then
+        scanned with the whole shape.
+        """
+        if not self.flat or not records:
+            return None
+        types = {self.first_value(record, "Type") for record in records}
+        if len(types) != 1:
+            return None
+        (kind,) = types
+        if kind is None or kind != kind.strip():
+            return None
+        table = table_named(kind)
+        if table is None:
+            return None
+        return _narrowed(self, kind, frozenset(table.schema))
 
     @cached_property
     def canonical(self) -> list[str]:
@@ -124,21 +153,25 @@ class Shape:
         for name in self.nested:
             field = pl.col(PROPERTIES).struct.field(name)
             sources.setdefault(_canonical(name), []).append(field)
+        # A coalesce of one column is no copy, yet in a scan's plan it costs
+        # about a tenth of the parse; most columns have one spelling.
+        columns = {
+            name: exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)
+            for name, exprs in sources.items()
+        }
         kept = [
-            _failing_when_nested(pl.col(name))
+            _failing_when_other(pl.col(name), self._wrong_type(columns))
             if self.flat and name == SOURCE_LINE
             else pl.col(name)
             for name in keep
         ]
-        # A coalesce of one column is no copy, yet in a scan's plan it costs
-        # about a tenth of the parse; most columns have one spelling.
-        return lf.select(
-            *(
-                (exprs[0] if len(exprs) == 1 else pl.coalesce(exprs)).alias(name)
-                for name, exprs in sources.items()
-            ),
-            *kept,
-        )
+        return lf.select(*(expr.alias(name) for name, expr in columns.items()), *kept)
+
+    def _wrong_type(self, columns: dict[str, pl.Expr]) -> pl.Expr | None:
+        """For a narrowed shape: true for a record of another ``Type``."""
+        if self.table_type is None:
+            return None
+        return (columns["Type"] != self.table_type).fill_null(True)
 
     def first_value(self, record: dict[str, Any], canonical: str) -> str | None:
         """One canonical field of a decoded record, as ``flatten`` reads it."""
@@ -203,17 +236,29 @@ def _shape_of(top: tuple[str, ...], nested: tuple[str, ...], *, flat: bool) -> S
     )
 
 
-def _failing_when_nested(line: pl.Expr) -> pl.Expr:
-    """The line numbers, or a failed scan if a record nests its fields after all.
+@lru_cache(maxsize=256)
+def _narrowed(shape: Shape, kind: str, columns: frozenset[str]) -> Shape:
+    wanted = columns | shape.seen | {"Type"}
+    top = tuple(name for name in shape.top if _canonical(name) in wanted)
+    return Shape(top=top, nested=(), seen=shape.seen, table_type=kind)
+
+
+def _failing_when_other(line: pl.Expr, wrong_type: pl.Expr | None) -> pl.Expr:
+    """The line numbers, or a failed scan if a record does not fit the shape.
 
     A file whose first records are flat is scanned without reading inside
     ``properties``. Should a later record put its fields there, the scan must
     not lose them quietly: it fails on that record, and the file is read
-    record by record instead, which understands both spellings. The check
-    rides on the line number, which every plan reads.
+    record by record instead, which understands both spellings. A narrowed
+    shape (``Shape.narrowed``) fails likewise on a record of another
+    ``Type``, and the file is scanned again with every field. The checks
+    ride on the line number, which every plan reads.
     """
-    nested = pl.when(pl.col(PROPERTIES).is_not_null()).then(pl.lit("nested"))
-    return (line + nested.cast(pl.Int64, strict=True).fill_null(0)).alias(SOURCE_LINE)
+    odd = pl.col(PROPERTIES).is_not_null()
+    if wrong_type is not None:
+        odd = odd | wrong_type
+    failed = pl.when(odd).then(pl.lit("does not fit"))
+    return (line + failed.cast(pl.Int64, strict=True).fill_null(0)).alias(SOURCE_LINE)
 
 
 def _canonical(name: str) -> str:

@@ -162,6 +162,9 @@ class Source:
         than by their lines: every CSV file (a quoted field may hold
         newlines), and a JSON Lines file scanned from disk (a blank line
         holds no record).
+    widen
+        Switches a fast scan that reads only some fields (one table's) to
+        one that reads them all; None when the scan reads them all already.
     """
 
     path: Path
@@ -178,6 +181,7 @@ class Source:
     content: bytes | None = None
     lines: Callable[[], np.ndarray] | None = None
     numbered_by_position: bool = False
+    widen: Callable[[], None] | None = None
     _careful: Careful | None = None
     _line_map: np.ndarray | None = None
 

@@ -131,44 +131,69 @@ def open_ndjson(file: InputFile, *, date_order: DateOrder | None) -> Source:
     time_format, warnings = sample_time_format(
         times, date_order=date_order, source=file.name
     )
-    source = _source(file, shape, time_format)
+    source = _source(file, shape, time_format, shape.narrowed(records))
     source.warnings.extend(warnings)
     return source
 
 
-def _source(file: InputFile, shape: Shape, time_format: TimeFormat) -> Source:
-    mapping = {name: name for name in shape.canonical}
+def _source(
+    file: InputFile, shape: Shape, time_format: TimeFormat, narrow: Shape | None
+) -> Source:
+    def scanner(used: Shape) -> Callable[[Sequence[Source]], pl.LazyFrame]:
+        mapping = {name: name for name in used.canonical}
+        schema = used.schema()
 
-    def done(lf: pl.LazyFrame, name: str | None) -> pl.LazyFrame:
-        return finish(
-            lf, mapping=mapping, time_format=time_format, file=name, hint=file.hint
-        )
+        def scan(members: Sequence[Source]) -> pl.LazyFrame:
+            lf = scan_lines_together(
+                members, lambda target: pl.scan_ndjson(target, schema=schema), schema
+            )
+            return finish(
+                used.flatten(lf, SOURCE_LINE, SOURCE_FILE),
+                mapping=mapping,
+                time_format=time_format,
+                file=None,
+                hint=file.hint,
+            )
 
-    def read_one(target: str | bytes) -> pl.LazyFrame:
-        return pl.scan_ndjson(target, schema=shape.schema())
+        return scan
 
-    def scan(members: Sequence[Source]) -> pl.LazyFrame:
-        lf = scan_lines_together(members, read_one, shape.schema())
-        return done(shape.flatten(lf, SOURCE_LINE, SOURCE_FILE), None)
+    def batch(used: Shape) -> Batch:
+        key = ("ndjson", file.compressed, used.key, time_format.format, file.hint)
+        return Batch(key, scanner(used))
 
     def careful() -> Careful:
         frame, rejects = _read_carefully(file, shape)
-        lf = done(frame.lazy(), file.name)
+        lf = finish(
+            frame.lazy(),
+            mapping={name: name for name in shape.canonical},
+            time_format=time_format,
+            file=file.name,
+            hint=file.hint,
+        )
         return Careful(lf.collect(), rejects_frame(file.name, rejects))
 
-    key = ("ndjson", file.compressed, shape.key, time_format.format, file.hint)
+    current = batch(narrow or shape)
+
+    def widen() -> None:
+        nonlocal current
+        current = batch(shape)
+        if source.batch is not None:  # still scanned with others like it
+            source.batch = current
+        source.widen = None
+
     source = Source(
         file.path,
         "ndjson.gz" if file.compressed else "ndjson",
         shape.seen,
-        lambda: scan([source]),
+        lambda: current.scan([source]),
         careful,
         file.hint,
         display=file.name,
-        batch=Batch(key, scan),
+        batch=current,
         columns_from_data=True,
         raw_text=lambda lines: raw_lines(file.path, lines),
         lines=lambda: file_lines(file.path),
+        widen=widen if narrow is not None else None,
     )
     return source
 
