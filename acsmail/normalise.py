@@ -159,6 +159,19 @@ def _table_of_record() -> pl.Expr:
     return pl.coalesce(*signals, pl.col(HINT), _by_content()).alias(TABLE)
 
 
+def _table_of_records(inputs: Inputs) -> pl.Expr:
+    """Each record's table; known beforehand when every file's scan checks it.
+
+    A narrowed scan (``Source.table``) fails on any record of another table,
+    so while every file is scanned that way, and for one table, there is
+    nothing to look up.
+    """
+    known = {source.table for source in inputs.sources}
+    if len(known) == 1 and None not in known and inputs.sources:
+        return pl.lit(known.pop(), pl.String).alias(TABLE)
+    return _table_of_record()
+
+
 def _canonical_spelling(column: str, spellings: tuple[str, ...]) -> pl.Expr:
     """A known value in its canonical spelling, whatever its case and padding."""
     lookup = {spelling.lower(): spelling for spelling in spellings}
@@ -316,7 +329,7 @@ def normalise(inputs: Inputs) -> Tables:
     records = records.with_columns(*blanks).with_columns(*text)
     # Every table and count is built on these records; the cache makes Polars
     # read, parse and classify the files once for all of them.
-    records = records.with_columns(_table_of_record()).cache()
+    records = records.with_columns(_table_of_records(inputs)).cache()
 
     # Cached too: the good records and the rejected ones are two filters of
     # one cast.

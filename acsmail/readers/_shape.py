@@ -167,6 +167,12 @@ class Shape:
         ]
         return lf.select(*(expr.alias(name) for name, expr in columns.items()), *kept)
 
+    @property
+    def table_key(self) -> str | None:
+        """The key of the table a narrowed shape is cut down to."""
+        table = table_named(self.table_type) if self.table_type else None
+        return table.key if table is not None else None
+
     def _wrong_type(self, columns: dict[str, pl.Expr]) -> pl.Expr | None:
         """For a narrowed shape: true for a record of another ``Type``."""
         if self.table_type is None:

@@ -165,6 +165,9 @@ class Source:
     widen
         Switches a fast scan that reads only some fields (one table's) to
         one that reads them all; None when the scan reads them all already.
+    table
+        The key of the table every record of the file belongs to, while a
+        scan that fails on any other record (a narrowed one) is in force.
     """
 
     path: Path
@@ -182,6 +185,7 @@ class Source:
     lines: Callable[[], np.ndarray] | None = None
     numbered_by_position: bool = False
     widen: Callable[[], None] | None = None
+    table: str | None = None
     _careful: Careful | None = None
     _line_map: np.ndarray | None = None
 
@@ -205,6 +209,8 @@ class Source:
         """
         if self._careful is not None:
             return
+        # Read record by record, the file may hold records of any table.
+        self.table = None
         try:
             self._careful = self.careful()
         except OSError as error:

@@ -180,6 +180,7 @@ def _source(
         if source.batch is not None:  # still scanned with others like it
             source.batch = current
         source.widen = None
+        source.table = None
 
     source = Source(
         file.path,
@@ -194,6 +195,7 @@ def _source(
         raw_text=lambda lines: raw_lines(file.path, lines),
         lines=lambda: file_lines(file.path),
         widen=widen if narrow is not None else None,
+        table=narrow.table_key if narrow is not None else None,
     )
     return source
 
