@@ -29,7 +29,7 @@ from polars.testing import assert_frame_equal
 
 from acsmail.cli import cli
 from acsmail.errors import InputError
-from acsmail.normalise import each_part, normalise, read_tables
+from acsmail.normalise import _per_distinct, each_part, normalise, read_tables
 from acsmail.readers import scan
 from acsmail.readers._files import WHOLE_BYTES
 from acsmail.readers.ndjson import record_lines
@@ -1133,3 +1133,26 @@ def test_a_time_written_with_a_space_among_t_times_is_read(tmp_path: Path) -> No
         datetime(2026, 3, 1, 10, 0, 6, tzinfo=UTC),
         datetime(2026, 3, 1, 10, 0, 7, 500000, tzinfo=UTC),
     ]
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(alphabet="aAéÉ \u00a0Delivered", max_size=6)),
+        max_size=40,
+    )
+)
+def test_a_change_per_distinct_value_equals_the_change_of_each(
+    values: list[str | None],
+) -> None:
+    # The look-up of each distinct value's answer gives every record what
+    # changing its own copy would: nulls, repeats and case included.
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+
+    def change(value: pl.Expr) -> pl.Expr:
+        return value.str.strip_chars().str.to_lowercase()
+
+    found = frame.select(
+        _per_distinct("v", change, pl.String()).alias("looked_up"),
+        change(pl.col("v")).alias("direct"),
+    )
+    assert found["looked_up"].to_list() == found["direct"].to_list()
