@@ -32,6 +32,7 @@ from acsmail.errors import InputError
 from acsmail.normalise import _per_distinct, each_part, normalise, read_tables
 from acsmail.readers import scan
 from acsmail.readers._files import WHOLE_BYTES
+from acsmail.readers._times import _ISO, TimeFormat, iso_retry, parse_time
 from acsmail.readers.ndjson import record_lines
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -1156,3 +1157,66 @@ def test_a_change_per_distinct_value_equals_the_change_of_each(
         change(pl.col("v")).alias("direct"),
     )
     assert found["looked_up"].to_list() == found["direct"].to_list()
+
+
+@st.composite
+def _iso_like(draw: st.DrawFn, fmt: str) -> str:
+    """Datetime texts mostly in an ISO layout, some of them put off it."""
+    day = draw(
+        st.datetimes(min_value=datetime(1999, 1, 1), max_value=datetime(2040, 1, 1))
+    )
+    separator = draw(st.sampled_from(["T" if "T" in fmt else " ", "T", " "]))
+    digits = st.text(alphabet="0123456789", min_size=1, max_size=12)
+    fraction = draw(st.one_of(digits.map(".".__add__), st.just(""), st.just(".")))
+    zoned = "Z" if fmt.endswith("%#z") else ""
+    zone = draw(st.sampled_from([zoned, zoned, "Z", "", "+00:00", "-05:30"]))
+    text = day.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + fraction + zone
+    spoilt = draw(
+        st.sampled_from(
+            [
+                text,
+                text,
+                text,
+                text,
+                " " + text,
+                text + "\u00a0",
+                text.replace("-", "-0", 1),  # a month of three digits
+                text[:5] + text[6:] if text[5] == "0" else text,  # of one
+                text[:17] + "61" + text[19:],  # a second out of range
+                text[:19] + ".5a" + zone,
+                text.replace("T", "t"),
+                text + "Z",
+            ]
+        )
+    )
+    return spoilt
+
+
+@st.composite
+def _iso_file(draw: st.DrawFn) -> tuple[str, list[str]]:
+    fmt = draw(st.sampled_from(_ISO))
+    return fmt, draw(st.lists(_iso_like(fmt), max_size=20))
+
+
+@given(_iso_file())
+def test_the_quick_iso_parse_equals_the_full_one(file: tuple[str, list[str]]) -> None:
+    # Parsed in two pieces where the layout allows, else in full: the same
+    # times as a full parse in every ISO format, and null where none fits.
+    fmt, values = file
+    frame = pl.DataFrame({"t": values}, schema={"t": pl.String})
+    raw = pl.col("t")
+    quick = frame.with_columns(parse_time(raw, TimeFormat(fmt)).alias("p")).select(
+        iso_retry(raw, pl.col("p")).alias("p")
+    )
+    full = frame.select(
+        pl.coalesce(
+            *(
+                raw.str.strip_chars().str.to_datetime(
+                    iso, time_unit="us", time_zone="UTC", strict=False
+                )
+                for iso in _ISO
+            )
+        ).alias("p")
+    )
+    # Compared as microseconds: year 0 parses, but is no Python datetime.
+    assert quick["p"].to_physical().to_list() == full["p"].to_physical().to_list()

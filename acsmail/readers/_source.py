@@ -420,9 +420,7 @@ def finish(
         # function, or the parse repeated inside one expression, would cost
         # a fifth of the scan.
         lf = lf.with_columns(parse_time(raw, time_format).alias(_PARSED))
-        lf = lf.with_columns(
-            iso_retry(raw, pl.col(_PARSED), time_format).alias(_PARSED)
-        )
+        lf = lf.with_columns(iso_retry(raw, pl.col(_PARSED)).alias(_PARSED))
         bad = (
             raw.is_not_null()
             & pl.col(_PARSED).is_null()

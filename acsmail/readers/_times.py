@@ -41,6 +41,10 @@ _LOCALE: Final = (
     "{d}.{m}.%Y %H:%M:%S,%3f",
     "{d}/{m}/%Y %H:%M:%S,%3f",
 )
+#: ``2026-02-10T01:45:00``: an ISO datetime up to its seconds.
+_SECONDS_CHARS: Final = 19
+#: What may follow the seconds, a zone's ``Z`` aside, for the quick parse.
+_FRACTION: Final = r"^(\.[0-9]{1,9})?$"
 _NUMERIC_DATE: Final = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{4}")
 _DOTTED_DATE: Final = r"^\s*\d{1,2}\.\d{1,2}\.\d{4}"
 
@@ -168,18 +172,51 @@ def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
 
     A value that fails is worth a second try (``iso_retry``).
     """
-    return _parsed(expr, time_format.format or _ISO[0])
+    fmt = time_format.format or _ISO[0]
+    if fmt not in _ISO:
+        return _parsed(expr, fmt)
+    return _iso_quickly(expr, fmt)
 
 
-def iso_retry(raw: pl.Expr, parsed: pl.Expr, time_format: TimeFormat) -> pl.Expr:
-    """The parsed times, with those that failed the file's format read as ISO 8601.
+def _iso_quickly(expr: pl.Expr, fmt: str) -> pl.Expr:
+    """ISO 8601 text in the layout of an export, parsed in two pieces.
+
+    Polars parses ``2026-02-10T01:45:00`` ten times faster than the same
+    text with a fraction or a zone after it, so the first 19 characters are
+    parsed alone, and the fraction is read as digits. A value laid out any
+    other way (padded, an offset for a zone, more than nine digits) is null
+    here and parsed in full by ``iso_retry``.
+    """
+    separator = fmt[len("%Y-%m-%d")]
+    seconds = (
+        expr.str.head(_SECONDS_CHARS)
+        .str.to_datetime(
+            f"%Y-%m-%d{separator}%H:%M:%S",
+            time_unit="us",
+            time_zone="UTC",
+            strict=False,
+        )
+        .cast(TIME)
+    )
+    rest = expr.str.slice(_SECONDS_CHARS)
+    zoned = fmt.endswith("%#z")
+    fraction = rest.str.strip_suffix("Z") if zoned else rest
+    fits = fraction.str.contains(_FRACTION)
+    if zoned:
+        fits = fits & rest.str.ends_with("Z")
+    # Truncated to microseconds, as the full parse does.
+    micro = fraction.str.slice(1, 6).str.pad_end(6, "0").cast(pl.Int64, strict=False)
+    return pl.when(fits).then(seconds + pl.duration(microseconds=micro))
+
+
+def iso_retry(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """The parsed times, with those still missing read in full as ISO 8601.
 
     ISO 8601 (``T`` or a space, with or without a zone) is tried on a value
     that failed, since no order of day and month can misread it: a file of
-    portal dates may hold a row pasted from elsewhere. Only the failed
-    values are given to the other formats; the rest are null to them, which
-    costs next to nothing.
+    portal dates may hold a row pasted from elsewhere, and an ISO file a
+    value laid out unlike the rest. Only the failed values are given to the
+    formats; the rest are null to them, which costs next to nothing.
     """
-    fmt = time_format.format or _ISO[0]
     retry = pl.when(parsed.is_null()).then(raw)
-    return pl.coalesce(parsed, *(_parsed(retry, iso) for iso in _ISO if iso != fmt))
+    return pl.coalesce(parsed, *(_parsed(retry, iso) for iso in _ISO))
