@@ -151,7 +151,14 @@ def classify(lf: pl.LazyFrame, *, extract_from_text: bool = True) -> pl.LazyFram
         partial(_resolve_batch, extract_from_text=extract_from_text),
         schema={"_k_hash": pl.UInt64(), **engine.OUTPUT_SCHEMA},
     ).cache()
-    joined = hashed.join(verdicts, on="_k_hash", how="left", maintain_order="left")
+    # Only the verdicts are put in the rows' order, beside the rows: joined
+    # onto the rows, every column of every row would be copied again.
+    found = (
+        hashed.select("_k_hash")
+        .join(verdicts, on="_k_hash", how="left", maintain_order="left")
+        .drop("_k_hash")
+    )
+    joined = pl.concat([hashed, found], how="horizontal")
     return joined.select(_output_columns(columns))
 
 
