@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from acsmail.render import render_report
+from acsmail.render import for_terminal, printable, render_report
 
 
 def test_json_report_is_one_object_of_row_lists() -> None:
@@ -61,3 +61,24 @@ def test_json_report_keeps_a_line_separator_inside_its_row() -> None:
     for raw in ("\x1b", "\x85", "\u202e"):
         assert raw not in text
     assert "\\u0085\\u001b[31m\\u202eexe.pdf" in text
+
+
+# Marks that show nothing, or reorder what is around them: a left-to-right
+# mark, a zero-width space, a byte-order mark, an Arabic letter mark and a
+# tag character, which lies past U+FFFF.
+_UNSEEN = "a\u200eb\u200bc\ufeffd\u061ce\U000e0041f"
+
+
+def test_invisible_marks_are_shown_as_escapes() -> None:
+    assert printable(_UNSEEN) == "a\\u200eb\\u200bc\\ufeffd\\u061ce\\U000e0041f"
+    shown = for_terminal(pl.DataFrame({"reply": [_UNSEEN, "plain"]}))
+    assert shown["reply"].to_list() == [printable(_UNSEEN), "plain"]
+
+
+def test_json_report_escapes_invisible_marks() -> None:
+    text = render_report(
+        {"failure_reasons": pl.DataFrame({"reply": [_UNSEEN]})}, "json"
+    )
+    assert json.loads(text) == {"failure_reasons": [{"reply": _UNSEEN}]}
+    # A character past U+FFFF is written as its two UTF-16 halves.
+    assert "a\\u200eb\\u200bc\\ufeffd\\u061ce\\udb40\\udc41f" in text

@@ -97,21 +97,39 @@ LABELS: Final = {
     ),
     "superseded_status_records": "earlier statuses replaced by a later one",
 }
+#: Characters that show nothing of their own, or move other text, and are
+#: written out wherever log text meets a reader: invisible, they hide what
+#: a server wrote.
+_UNSEEN: Final = (
+    r"\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    r"\ufeff\U000e0000-\U000e007f"
+)
 #: Characters that log text must not carry raw to a screen: C0 and C1
-#: controls (a terminal runs escape sequences) and the bidirectional
-#: overrides and isolates, which make text display in an order other than
-#: its own.
-CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: controls (a terminal runs escape sequences), and the marks that make text
+#: display in an order other than its own (the bidirectional overrides,
+#: isolates and marks) or hide in it (zero-width characters, tags).
+CONTROL: Final = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_UNSEEN}]")
 
 
 #: The ``CONTROL`` characters that JSON writers leave unescaped.
-_RAW_IN_JSON: Final = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_RAW_IN_JSON: Final = re.compile(rf"[\x7f-\x9f{_UNSEEN}]")
 
 
 def escape_control(match: re.Match[str]) -> str:
     """The escape shown for one ``CONTROL`` character: ``\\x1b``, ``\\u202e``."""
     code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """One character as JSON's escape: past U+FFFF, as a surrogate pair."""
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def printable(text: str) -> str:
@@ -238,9 +256,9 @@ def _json(sections: Mapping[str, pl.DataFrame]) -> str:
         body = "[\n    " + ",\n    ".join(rows) + "\n  ]" if rows else "[]"
         parts.append(f"  {json.dumps(name)}: {body}")
     text = "{\n" + ",\n".join(parts) + "\n}\n"
-    # JSON may carry DEL, the C1 controls and the bidirectional overrides
-    # raw; written as \u escapes they mean the same and show nothing odd.
-    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    # JSON may carry DEL, the C1 controls and the invisible marks raw;
+    # written as \u escapes they mean the same and show nothing odd.
+    return _RAW_IN_JSON.sub(_json_escape, text)
 
 
 def render_report(sections: Mapping[str, pl.DataFrame], form: str) -> str:
