@@ -306,9 +306,12 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
         if name in table.schema
     )
     # A few resources repeat on every record: as categories they are stored
-    # once, and compare as fast as numbers in joins.
+    # once, and compare as fast as numbers in joins. Case and padding do not
+    # make another resource.
     resource = _per_distinct(
-        "ResourceId", lambda value: value.str.to_lowercase(), pl.String()
+        "ResourceId",
+        lambda value: value.str.strip_chars().str.to_lowercase(),
+        pl.String(),
     )
     return lf.with_columns(resource.cast(pl.Categorical))
 

@@ -173,6 +173,19 @@ def test_deliveries_resource_ids_compare_case_insensitively(tmp_path: Path) -> N
     assert rows.select("Completeness", "ResourceId").rows() == [("complete", RESOURCE)]
 
 
+def test_deliveries_resource_ids_ignore_padding(tmp_path: Path) -> None:
+    # A spreadsheet's stray spaces, or a no-break space, around the resource
+    # of a send must not part it from its status.
+    rows = _rows(
+        tmp_path,
+        [
+            _send("m1", "2026-02-10T10:00:00Z", _ResourceId=f" {RESOURCE}\u00a0 "),
+            _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered"),
+        ],
+    )
+    assert rows.select("Completeness", "ResourceId").rows() == [("complete", RESOURCE)]
+
+
 def test_deliveries_join_on_message_alone_without_resource_ids(tmp_path: Path) -> None:
     send = _send("m1", "2026-02-10T10:00:00Z")
     status = _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered")
