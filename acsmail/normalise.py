@@ -185,7 +185,7 @@ def _table_of_records(inputs: Inputs) -> pl.Expr:
     nothing to look up.
     """
     known = {source.table for source in inputs.sources}
-    if len(known) == 1 and None not in known and inputs.sources:
+    if len(known) == 1 and None not in known:
         return pl.lit(known.pop(), pl.String).alias(TABLE)
     return _table_of_record()
 
