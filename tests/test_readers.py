@@ -1136,6 +1136,33 @@ def test_a_time_written_with_a_space_among_t_times_is_read(tmp_path: Path) -> No
     ]
 
 
+def test_a_lower_case_t_between_date_and_time_is_read(tmp_path: Path) -> None:
+    # RFC 3339 lets the "T" and "Z" be lower-case. A file written that way
+    # throughout, and one such value among upper-case ones, both parse.
+    lower = [
+        {"TimeGenerated": time, "CorrelationId": f"m{n}", "OperationName": "SendMail",
+         "Size": 0.1, "UniqueRecipientsCount": 1}
+        for n, time in enumerate(["2026-03-01t10:00:05z", "2026-03-01t10:00:06.25z"])
+    ]  # fmt: skip
+    mixed = [
+        {**lower[0], "TimeGenerated": "2026-03-01T10:00:07Z", "CorrelationId": "m2"},
+        {**lower[0], "TimeGenerated": "2026-03-01t10:00:08Z", "CorrelationId": "m3"},
+    ]
+    (tmp_path / "lower.json").write_text("".join(json.dumps(r) + "\n" for r in lower))
+    (tmp_path / "mixed.json").write_text("".join(json.dumps(r) + "\n" for r in mixed))
+    send, _, _, rejected = _tables(
+        [str(tmp_path / "lower.json"), str(tmp_path / "mixed.json")], with_rejects=True
+    )
+    times = dict(zip(send["CorrelationId"], send["TimeGenerated"], strict=True))
+    assert times == {
+        "m0": datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC),
+        "m1": datetime(2026, 3, 1, 10, 0, 6, 250000, tzinfo=UTC),
+        "m2": datetime(2026, 3, 1, 10, 0, 7, tzinfo=UTC),
+        "m3": datetime(2026, 3, 1, 10, 0, 8, tzinfo=UTC),
+    }
+    assert rejected.height == 0
+
+
 @given(
     st.lists(
         st.one_of(st.none(), st.text(alphabet="aAéÉ \u00a0Delivered", max_size=6)),
@@ -1202,6 +1229,7 @@ def _iso_file(draw: st.DrawFn) -> tuple[str, list[str]]:
 def test_the_quick_iso_parse_equals_the_full_one(file: tuple[str, list[str]]) -> None:
     # Parsed in two pieces where the layout allows, else in full: the same
     # times as a full parse in every ISO format, and null where none fits.
+    # Either way a lower-case "t" or "z" reads as upper-case.
     fmt, values = file
     frame = pl.DataFrame({"t": values}, schema={"t": pl.String})
     raw = pl.col("t")
@@ -1211,9 +1239,9 @@ def test_the_quick_iso_parse_equals_the_full_one(file: tuple[str, list[str]]) ->
     full = frame.select(
         pl.coalesce(
             *(
-                raw.str.strip_chars().str.to_datetime(
-                    iso, time_unit="us", time_zone="UTC", strict=False
-                )
+                raw.str.to_uppercase()
+                .str.strip_chars()
+                .str.to_datetime(iso, time_unit="us", time_zone="UTC", strict=False)
                 for iso in _ISO
             )
         ).alias("p")

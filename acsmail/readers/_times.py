@@ -136,7 +136,10 @@ def detect_time_format(
         else template.format(d=day, m=month)
         for template in _LOCALE
     ]
-    counts = {fmt: _parsed_count(values, fmt) for fmt in (*_ISO, *locale)}
+    # RFC 3339 allows a lower-case ``t``; the formats want it upper-case.
+    upper = values.str.to_uppercase()
+    counts = {fmt: _parsed_count(upper, fmt) for fmt in _ISO}
+    counts |= {fmt: _parsed_count(values, fmt) for fmt in locale}
     best = max(counts, key=lambda fmt: counts[fmt])
     if counts[best] == 0:
         return TimeFormat(None)
@@ -216,7 +219,9 @@ def iso_retry(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     that failed, since no order of day and month can misread it: a file of
     portal dates may hold a row pasted from elsewhere, and an ISO file a
     value laid out unlike the rest. Only the failed values are given to the
-    formats; the rest are null to them, which costs next to nothing.
+    formats; the rest are null to them, which costs next to nothing. A
+    lower-case ``t`` between date and time, which RFC 3339 allows, is read
+    here too.
     """
-    retry = pl.when(parsed.is_null()).then(raw)
+    retry = pl.when(parsed.is_null()).then(raw.str.to_uppercase())
     return pl.coalesce(parsed, *(_parsed(retry, iso) for iso in _ISO))
