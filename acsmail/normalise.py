@@ -59,8 +59,8 @@ _NAMES_OF_TABLES: Final = {
     for table in TABLES
     for name in (table.name, table.category, *table.operations)
 }
-#: The largest whole number a 64-bit float holds exactly: beyond it a count
-#: is no count.
+#: Where a 64-bit float stops holding every whole number: from it on, the
+#: text of a count may have been rounded in the reading, so it is no count.
 _LARGEST_COUNT: Final = 2**53
 #: Parts read at once. Some steps of a part's read keep one core busy and
 #: leave the other idle; a second part in flight fills it, for the memory of
@@ -239,11 +239,15 @@ def _checked(parsed: pl.Expr, dtype: pl.DataType) -> pl.Expr:
             .then(False)
         )
     if dtype == pl.Int64:
-        # Sizes and counts: whole, not negative, and within 64 bits (a value
-        # past them would fail the cast of the whole column, not one record).
-        whole = (parsed == parsed.floor()) & parsed.is_between(0, _LARGEST_COUNT)
+        # Sizes and counts: whole, not negative, and below the float's limit
+        # (a value past 64 bits would fail the cast of the whole column, not
+        # one record).
+        whole = (parsed == parsed.floor()) & parsed.is_between(
+            0, _LARGEST_COUNT, closed="left"
+        )
         return pl.when(whole).then(parsed).cast(pl.Int64)
-    return pl.when(parsed.is_finite() & (parsed >= 0)).then(parsed)
+    # A minus zero is zero: shown as "-0.0" it would look like a negative.
+    return pl.when(parsed.is_finite() & (parsed >= 0)).then(parsed.abs())
 
 
 def _text_of(column: str) -> str:

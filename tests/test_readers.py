@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
 import tempfile
 import threading
@@ -893,7 +894,9 @@ def test_scan_numbers_out_of_range_reject_their_record_only(tmp_path: Path) -> N
         ("c", "inf", "1"),
         ("d", "-5", "1"),
         ("e", "0.5", "-1"),
-        ("f", "0.5", "2"),  # the one good record
+        ("f", "0.5", "2"),  # good
+        ("g", "0.5", "9007199254740993"),  # 2**53 + 1, read as a float's 2**53
+        ("h", "-0", "9007199254740991"),  # good: zero, and 2**53 - 1 exactly
     ]
     lines = [
         f"2026-02-10T14:00:00Z,{m},{size},{count},ACSEmailSendMailOperational\n"
@@ -904,9 +907,11 @@ def test_scan_numbers_out_of_range_reject_their_record_only(tmp_path: Path) -> N
 
     send, _, _, rejected = _tables([str(path)], with_rejects=True)
 
-    assert send.select("CorrelationId", "Size", "ToRecipientsCount").rows() == [
-        ("f", 0.5, 2)
-    ]
+    assert send.sort("CorrelationId").select(
+        "CorrelationId", "Size", "ToRecipientsCount"
+    ).rows() == [("f", 0.5, 2), ("h", 0.0, 2**53 - 1)]
+    # Not a minus zero, which prints as "-0.0".
+    assert math.copysign(1, send.filter(pl.col("CorrelationId") == "h")["Size"][0]) == 1
     count = "ToRecipientsCount: expected a whole number of at least 0, got"
     size = "Size: expected a number of at least 0, got"
     assert rejected.sort("line").select("line", "reason").rows() == [
@@ -915,6 +920,7 @@ def test_scan_numbers_out_of_range_reject_their_record_only(tmp_path: Path) -> N
         (4, f"{size} 'inf'"),
         (5, f"{size} '-5'"),
         (6, f"{count} '-1'"),
+        (8, f"{count} '9007199254740993'"),
     ]
 
 
