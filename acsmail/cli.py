@@ -909,6 +909,12 @@ def explain(replies: tuple[str, ...], host: str | None, form: str, output: str) 
       acsmail explain "421 4.7.28 unusual rate" --host gmail-smtp-in.l.google.com
       acsmail explain -f json < replies.txt
     """
+    blank = [n for n, reply in enumerate(replies, 1) if not reply.strip()]
+    if blank:
+        # An empty shell variable, most likely; dropped, it would leave the
+        # explanations one short with nothing said.
+        msg = f"argument {blank[0]} is blank: expected an SMTP code or reply"
+        raise click.UsageError(msg)
     texts = list(replies) or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     # Bytes that are not UTF-8 reach Python as lone surrogates; show them as
     # replacement characters rather than fail to print them.

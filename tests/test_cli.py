@@ -310,6 +310,13 @@ def test_explain_without_input_is_a_usage_error() -> None:
     assert "give codes or replies" in result.stderr
 
 
+def test_explain_a_blank_argument_is_a_usage_error() -> None:
+    # An empty shell variable among the arguments is named, not skipped.
+    result = CliRunner().invoke(cli, ["explain", "550", " "])
+    assert result.exit_code == 2
+    assert "argument 2 is blank" in result.stderr
+
+
 def test_deliveries_one_bad_time_rejects_only_its_record(tmp_path: Path) -> None:
     header = '"TimeGenerated [UTC]",CorrelationId,OperationName,Size'
     rows = [f'"2/10/2026, 4:0{i}:00.000 PM",m{i},SendMail,0.1' for i in range(5)]
