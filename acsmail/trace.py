@@ -230,17 +230,20 @@ def _codes() -> pl.Expr:
 
 def _send_events(send: pl.LazyFrame) -> pl.LazyFrame:
     resource = pl.col("ResourceId").cast(pl.String).str.extract(r"([^/]+)/*$")
-    counts = pl.format(
-        "to {}, cc {}, bcc {} ({} unique)",
-        *(
-            pl.col(name).fill_null(0)
-            for name in (
-                "ToRecipientsCount",
-                "CcRecipientsCount",
-                "BccRecipientsCount",
-                "UniqueRecipientsCount",
-            )
-        ),
+    names = (
+        "ToRecipientsCount",
+        "CcRecipientsCount",
+        "BccRecipientsCount",
+        "UniqueRecipientsCount",
+    )
+    # A count the record lacks is unknown, not none; with all four missing
+    # the record says nothing of its recipients.
+    counts = pl.when(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
+    counts = counts.then(
+        pl.format(
+            "to {}, cc {}, bcc {} ({} unique)",
+            *(pl.col(name).cast(pl.String).fill_null("?") for name in names),
+        )
     )
     return send.select(
         "TimeGenerated",

@@ -344,3 +344,24 @@ def test_trace_warns_of_records_of_the_message_that_were_rejected(
     ) in result.stderr
     quiet = CliRunner().invoke(cli, ["trace", "h1", str(path), "-q"])
     assert quiet.stderr == ""
+
+
+def test_trace_says_unknown_for_recipient_counts_a_send_lacks(tmp_path: Path) -> None:
+    # s1 carries two of its four counts; s2 carries none, so its detail is
+    # the size alone.
+    records = [
+        {"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "s1",
+         "OperationName": "SendMail", "Size": 0.5, "ToRecipientsCount": 2,
+         "UniqueRecipientsCount": 2},
+        {"TimeGenerated": "2026-02-10T10:00:01Z", "CorrelationId": "s2",
+         "OperationName": "SendMail", "Size": 0.25},
+    ]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    details = []
+    for message in ("s1", "s2"):
+        result = CliRunner().invoke(cli, ["trace", message, str(path), "-f", "json"])
+        assert result.exit_code == 0, result.stderr
+        (send,) = json.loads(result.stdout)["timeline"]
+        details.append(send["detail"])
+    assert details == ["0.5 MB; to 2, cc ?, bcc ? (2 unique)", "0.25 MB"]
