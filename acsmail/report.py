@@ -124,6 +124,9 @@ _SIZE_ORDER: Final = (
     "Large (5-10MB)",
     "Very Large (>10MB)",
 )
+#: The size row of recipients whose message has no size: no send record,
+#: or one without its size.
+_NO_SIZE: Final = "Unknown (no size logged)"
 
 
 @dataclass(frozen=True)
@@ -421,13 +424,15 @@ def _sizes(rows: pl.LazyFrame) -> pl.LazyFrame:
     )
     return (
         _final(rows)
-        .group_by(pl.col("MessageSizeCategory").alias("size_category"))
+        .group_by(
+            pl.col("MessageSizeCategory").fill_null(_NO_SIZE).alias("size_category")
+        )
         .agg(
             pl.col("MessageId").n_unique().alias("messages"),
             pl.len().alias("recipients"),
             _share(_status_is("Delivered"), pl.len()).alias("delivered_share"),
         )
-        .sort(order, nulls_last=True)
+        .sort(order)
     )
 
 

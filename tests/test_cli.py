@@ -522,3 +522,39 @@ def test_command_sets_the_allocator_before_polars_loads(
     setting, loaded = done.stdout.split("\n")[-2].rsplit(" ", 1)
     assert loaded == "True"
     assert setting.endswith(expected)
+
+
+def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) -> None:
+    # s1 (0.05 MB, Tiny) has two recipients, one delivered; s2 (7 MB, Large)
+    # one, delivered. m3's status has no send, and s4's send no size: both
+    # land in the row of unknown size, one of their two recipients delivered.
+    def send(message: str, **fields: object) -> dict[str, object]:
+        record = {"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": message}
+        record |= {"OperationName": "SendMail", "UniqueRecipientsCount": 1}
+        return {**record, **fields}
+
+    def status(message: str, recipient: str, state: str) -> dict[str, object]:
+        return {"TimeGenerated": "2026-02-10T10:00:05Z", "CorrelationId": message,
+                "OperationName": "DeliveryStatusUpdate", "RecipientId": recipient,
+                "DeliveryStatus": state}  # fmt: skip
+
+    records = [
+        send("s1", Size=0.05),
+        send("s2", Size=7.0),
+        send("s4"),
+        status("s1", "a@x.example", "Delivered"),
+        status("s1", "b@x.example", "Bounced"),
+        status("s2", "c@x.example", "Delivered"),
+        status("m3", "d@x.example", "Delivered"),
+        status("s4", "e@x.example", "Failed"),
+    ]
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    result = CliRunner().invoke(cli, ["report", str(path), "-f", "json", "-q"])
+    assert result.exit_code == 0, result.stderr
+    sizes = json.loads(result.stdout)["sizes"]
+    assert [tuple(row.values()) for row in sizes] == [
+        ("Tiny (<100KB)", 1, 2, 0.5),
+        ("Large (5-10MB)", 1, 1, 1.0),
+        ("Unknown (no size logged)", 2, 2, 0.5),
+    ]
