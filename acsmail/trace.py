@@ -238,8 +238,8 @@ def _send_events(send: pl.LazyFrame) -> pl.LazyFrame:
     )
     # A count the record lacks is unknown, not none; with all four missing
     # the record says nothing of its recipients.
-    counts = pl.when(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
-    counts = counts.then(
+    known = pl.any_horizontal(pl.col(name).is_not_null() for name in names)
+    counts = pl.when(known).then(
         pl.format(
             "to {}, cc {}, bcc {} ({} unique)",
             *(pl.col(name).cast(pl.String).fill_null("?") for name in names),
