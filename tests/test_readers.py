@@ -1254,3 +1254,31 @@ def test_the_quick_iso_parse_equals_the_full_one(file: tuple[str, list[str]]) ->
     )
     # Compared as microseconds: year 0 parses, but is no Python datetime.
     assert quick["p"].to_physical().to_list() == full["p"].to_physical().to_list()
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_key_given_twice_keeps_its_first_value_either_way(
+    tmp_path: Path, broken: bool
+) -> None:
+    # Polars' scan keeps the first of a repeated key; the careful read, which
+    # a line of broken JSON sets off, must read the record the same way.
+    record = (
+        '{"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "first", '
+        '"CorrelationId": "second", "OperationName": "SendMail", "Size": 0.1}\n'
+    )
+    path = tmp_path / "export.json"
+    path.write_text(record + ("{not json\n" if broken else ""))
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send["CorrelationId"].to_list() == ["first"]
+    assert rejected["line"].to_list() == ([2] if broken else [])
+
+
+def test_a_json_array_keeps_the_first_value_of_a_repeated_key(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(
+        '[{"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "first", '
+        '"OperationName": "SendMail", "Size": "0.1", "Size": "lots"}]'
+    )
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send.select("CorrelationId", "Size").rows() == [("first", 0.1)]
+    assert rejected.height == 0

@@ -13,10 +13,11 @@ over all of them costs a fraction of thousands of scans of one file each.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -48,6 +49,7 @@ AMBIGUOUS_DATES: Final = (
 
 __all__ = [
     "BASE_SCHEMA",
+    "JSON_DECODER",
     "REJECTS_SCHEMA",
     "Batch",
     "Careful",
@@ -67,6 +69,22 @@ REJECT: Final = "_reject"
 PATH: Final = "_path"
 #: The parsed datetime, while the text it came from is still needed.
 _PARSED: Final = "_parsed_time"
+
+
+def _first_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members; of a key given twice, the first value."""
+    members = dict(pairs)
+    if len(members) < len(pairs):
+        members = {}
+        for key, value in pairs:
+            members.setdefault(key, value)
+    return members
+
+
+#: Decodes JSON as Polars' scans read it where the two could part: a key
+#: given twice in one object keeps its first value, where Python's decoder
+#: keeps the last. A file then reads the same by either way into it.
+JSON_DECODER: Final = json.JSONDecoder(object_pairs_hook=_first_of_each_key)
 
 REJECTS_SCHEMA: Final = {
     "file": pl.String(),

@@ -17,6 +17,7 @@ from acsmail.errors import InputError
 from acsmail.readers._files import InputFile, json_text
 from acsmail.readers._shape import PROPERTIES, text_of
 from acsmail.readers._source import (
+    JSON_DECODER,
     Careful,
     Source,
     column_map,
@@ -41,7 +42,7 @@ def load_document(file: InputFile, expected: str) -> Any:
     ``expected`` names what the document should be, for the message.
     """
     try:
-        return json.loads(json_text(file))
+        return JSON_DECODER.decode(json_text(file))
     except RecursionError as error:
         msg = f"{file.name}: nested too deeply to read; expected {expected}"
         raise InputError(msg) from error

@@ -34,6 +34,7 @@ from acsmail.readers._files import (
 from acsmail.readers._limits import max_line_bytes
 from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
+    JSON_DECODER,
     PATH,
     Batch,
     Careful,
@@ -91,7 +92,7 @@ def sniff_records(file: InputFile) -> list[Any]:
     decoded = []
     for line in lines:
         try:
-            decoded.append(json.loads(line))
+            decoded.append(JSON_DECODER.decode(line.decode()))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             continue
         if len(decoded) == wanted:
@@ -417,7 +418,7 @@ def _decode_line(
     if not raw.strip():
         return None, None
     try:
-        record = json.loads(raw.rstrip(b"\r\n"))
+        record = JSON_DECODER.decode(raw.rstrip(b"\r\n").decode())
     except RecursionError:
         return None, "nested too deeply to read"
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

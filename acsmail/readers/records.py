@@ -24,6 +24,7 @@ from acsmail.errors import InputError
 from acsmail.readers._files import InputFile, json_text
 from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
+    JSON_DECODER,
     Batch,
     Careful,
     Source,
@@ -45,7 +46,6 @@ _RECORDS: Final = "records"
 _SAMPLE: Final = 20
 _ARRAY_START: Final = re.compile(r'\{\s*"records"\s*:\s*\[')
 _SPACE: Final = re.compile(r"\s*")
-_DECODER: Final = json.JSONDecoder()
 
 
 class _Found:
@@ -223,7 +223,7 @@ def _array(
         return _end_of_document(text, position + 1)
     while True:
         try:
-            record, end = _DECODER.raw_decode(text, position)
+            record, end = JSON_DECODER.raw_decode(text, position)
         except json.JSONDecodeError as error:
             raise _Broken(position, _reason(text, error)) from error
         yield _Found(counter.line(position), record, text[position:end])
@@ -245,7 +245,7 @@ def _end_of_document(text: str, position: int) -> int:
     rest = text[position:]
     stripped = rest.lstrip(",")
     try:
-        _, end = _DECODER.raw_decode("{" + stripped)
+        _, end = JSON_DECODER.raw_decode("{" + stripped)
     except json.JSONDecodeError as error:
         raise _Broken(position, _reason(text, error)) from error
     return position + (len(rest) - len(stripped)) + end - 1
@@ -256,7 +256,7 @@ def _whole_document(
 ) -> Generator[_Found, None, int]:
     """A document that does not open with ``records``: decode it whole."""
     try:
-        document, end = _DECODER.raw_decode(text, position)
+        document, end = JSON_DECODER.raw_decode(text, position)
     except json.JSONDecodeError as error:
         raise _Broken(position, _reason(text, error)) from error
     line = counter.line(position)
