@@ -69,9 +69,12 @@ _PARTS_AT_ONCE: Final = 2
 _NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
 #: Why a record that matches no table is left out, where records are listed.
 NO_TABLE: Final = (
-    "matches no table: no Type, TableName, category, operation name or export "
-    "folder names one, and it fills no field that only one table has"
+    "matches no table: its Type, TableName or category names another table, "
+    "or none of them, its operation name or its export folder names one, and "
+    "it fills no field that only one table has"
 )
+#: A table signal that names no email table: the record is of another one.
+_ANOTHER_TABLE: Final = "_another"
 #: File and line of each record that matches no table.
 UNCLASSIFIED_SCHEMA: Final = {"file": pl.String(), "line": pl.Int64()}
 _TRUE: Final = ("true", "1", "yes")
@@ -144,13 +147,24 @@ def _per_distinct(
     return pl.col(column).replace_strict(distinct, change(distinct), return_dtype=dtype)
 
 
-def _signal(column: str) -> pl.Expr:
+def _signal(column: str, *, names_a_table: bool) -> pl.Expr:
+    """The table a column's value names, where it names one of ours.
+
+    A column whose every value ``names_a_table`` (``Type``, ``TableName``,
+    ``Category``) and whose value names none of ours (an SMS or chat table of
+    the same workspace) marks its record as another table's. An operation
+    name Microsoft adds is no such sign: the weaker signals then decide.
+    """
+    # A missing value names nothing, not another table.
+    names = pl.Series([*_NAMES_OF_TABLES, None], dtype=pl.String)
+    tables = pl.Series([*_NAMES_OF_TABLES.values(), None], dtype=pl.String)
+    other = _ANOTHER_TABLE if names_a_table else None
     return _per_distinct(
         column,
         lambda value: (
             value.str.strip_chars()
             .str.to_lowercase()
-            .replace_strict(_NAMES_OF_TABLES, default=None, return_dtype=pl.String)
+            .replace_strict(names, tables, default=other, return_dtype=pl.String)
         ),
         pl.String(),
     )
@@ -173,8 +187,10 @@ def _by_content() -> pl.Expr:
 
 
 def _table_of_record() -> pl.Expr:
-    signals = [_signal(column) for column in (*SIGNAL_COLUMNS, "OperationName")]
-    return pl.coalesce(*signals, pl.col(HINT), _by_content()).alias(TABLE)
+    signals = [_signal(column, names_a_table=True) for column in SIGNAL_COLUMNS]
+    signals.append(_signal("OperationName", names_a_table=False))
+    table = pl.coalesce(*signals, pl.col(HINT), _by_content())
+    return table.replace(_ANOTHER_TABLE, None).alias(TABLE)
 
 
 def _table_of_records(inputs: Inputs) -> pl.Expr:

@@ -1282,3 +1282,31 @@ def test_a_json_array_keeps_the_first_value_of_a_repeated_key(tmp_path: Path) ->
     send, _, _, rejected = _tables([str(path)], with_rejects=True)
     assert send.select("CorrelationId", "Size").rows() == [("first", 0.1)]
     assert rejected.height == 0
+
+
+def test_a_record_of_another_table_is_left_out_not_guessed(tmp_path: Path) -> None:
+    # A union export of one workspace: an email status, an SMS delivery
+    # report that also fills DeliveryStatus, and an email send whose Type is
+    # blank, so its fields decide. The SMS record's Type names a table, not
+    # ours, and the category of line 4 none of ours: both match no table.
+    status = {
+        "TimeGenerated": "2026-02-10T10:00:05Z", "CorrelationId": "m1",
+        "Type": "ACSEmailStatusUpdateOperational", "RecipientId": "a@x.example",
+        "DeliveryStatus": "Delivered",
+    }  # fmt: skip
+    sms = {**status, "CorrelationId": "s1", "Type": "ACSSMSIncomingOperations"}
+    send = {
+        "TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "m1",
+        "Type": " ", "Size": 0.1, "UniqueRecipientsCount": 1,
+    }  # fmt: skip
+    chat = {**status, "CorrelationId": "c1", "Type": None}
+    chat["Category"] = "ChatOperational"
+    path = tmp_path / "union.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (status, sms, send, chat)))
+    tables = normalise(scan([str(path)]))
+    send_table, status_table, unclassified = pl.collect_all(
+        [tables.send, tables.status, tables.unclassified]
+    )
+    assert status_table["CorrelationId"].to_list() == ["m1"]
+    assert send_table["CorrelationId"].to_list() == ["m1"]
+    assert sorted(unclassified["line"].to_list()) == [2, 4]
