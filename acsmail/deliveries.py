@@ -426,7 +426,8 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         return Deliveries(_kql(tables.send, tables.status, classify=options.classify))
 
     by_resource = not (
-        "ResourceId" in tables.absent[SEND.key]
+        tables.by_message
+        or "ResourceId" in tables.absent[SEND.key]
         or "ResourceId" in tables.absent[STATUS.key]
     )
     keys = ["MessageId", "ResourceId"] if by_resource else ["MessageId"]

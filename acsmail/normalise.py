@@ -86,7 +86,9 @@ class Tables:
     """The canonical tables of one run, and what did not make it into them.
 
     ``rejected`` has columns file, line, reason, record; ``unclassified`` has
-    file and line of records that belong to no table.
+    file and line of records that belong to no table. ``by_message`` is set
+    when some files carry a resource and others do not
+    (``Inputs.lacking_resource``): records then match by message alone.
     """
 
     send: pl.LazyFrame
@@ -95,6 +97,7 @@ class Tables:
     rejected: pl.LazyFrame
     unclassified: pl.LazyFrame
     absent: dict[str, tuple[str, ...]]
+    by_message: bool = False
 
     def collected(self) -> Tables:
         """The same tables read into memory, for plans that use them many times.
@@ -115,7 +118,15 @@ class Tables:
         send, status, engagement, rejected, unclassified = (
             frame.lazy() for frame in frames
         )
-        return Tables(send, status, engagement, rejected, unclassified, self.absent)
+        return Tables(
+            send,
+            status,
+            engagement,
+            rejected,
+            unclassified,
+            self.absent,
+            self.by_message,
+        )
 
     def left_out(self) -> pl.LazyFrame:
         """Every record kept out of the tables: file, line, reason, record.
@@ -421,6 +432,7 @@ def normalise(inputs: Inputs) -> Tables:
         rejected=rejected,
         unclassified=unclassified,
         absent=absent,
+        by_message=bool(inputs.lacking_resource()),
     )
 
 
@@ -482,7 +494,11 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
     )
     if len(pieces) == 1:
         (only,) = pieces
-        return replace(only, absent=absent_columns(inputs))
+        return replace(
+            only,
+            absent=absent_columns(inputs),
+            by_message=bool(inputs.lacking_resource()),
+        )
 
     def joined(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
         return pl.concat([frame.collect() for frame in frames], rechunk=False).lazy()
@@ -494,4 +510,5 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
         rejected=joined([piece.rejected for piece in pieces]),
         unclassified=joined([piece.unclassified for piece in pieces]),
         absent=absent_columns(inputs),
+        by_message=bool(inputs.lacking_resource()),
     )

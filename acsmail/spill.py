@@ -127,6 +127,7 @@ def spilled_basis(
                 written.setdefault((name, int(share)), []).append(path)
 
     absent = absent_columns(inputs)
+    by_message = bool(inputs.lacking_resource())
     none_rejected = pl.LazyFrame(schema=REJECTS_SCHEMA)
     none_unclassified = pl.LazyFrame(schema=UNCLASSIFIED_SCHEMA)
 
@@ -143,6 +144,7 @@ def spilled_basis(
             rejected=none_rejected,
             unclassified=none_unclassified,
             absent=absent,
+            by_message=by_message,
         ).collected()
         deliveries = build_deliveries(share_tables, options).collected()
         rows, delivered, share_counts = pl.collect_all(
@@ -171,6 +173,7 @@ def spilled_basis(
         rejected=every_rejected.lazy(),
         unclassified=every_unclassified.lazy(),
         absent=absent,
+        by_message=by_message,
     )
     basis = Basis(
         rows=_scan(outputs["rows"]),

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acsmail.cli import cli
 from acsmail.deliveries import Options, _recipient_domain, build_deliveries
 from acsmail.normalise import normalise
 from acsmail.readers import scan
@@ -197,6 +199,44 @@ def test_deliveries_join_on_message_alone_without_resource_ids(tmp_path: Path) -
     assert rows.select("Completeness", "DurationMilliseconds").rows() == [
         ("complete", 2000)
     ]
+
+
+def test_deliveries_a_send_file_without_resources_still_meets_its_statuses(
+    tmp_path: Path,
+) -> None:
+    # The sends were exported without the _ResourceId column, the statuses
+    # with it: matched by message and resource, m1 would be two rows, one
+    # without a send and one without a status. m2's status has no send.
+    header = "TimeGenerated,CorrelationId,OperationName,Size,UniqueRecipientsCount\n"
+    (tmp_path / "sends.csv").write_text(
+        header + "2026-02-10T10:00:00Z,m1,SendMail,0.1,1\n"
+    )
+    statuses = [
+        _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered"),
+        _status("m2", "2026-02-10T10:00:03Z", "b@x.com", "Delivered"),
+    ]
+    (tmp_path / "status.json").write_text(
+        "".join(json.dumps(status) + "\n" for status in statuses)
+    )
+    inputs = scan([str(tmp_path)])
+    assert [w for w in inputs.warnings if "ResourceId" in w] == [
+        f"{tmp_path / 'sends.csv'}: no ResourceId column, where other files have "
+        "one; records are matched to their message by CorrelationId alone, not "
+        "by CorrelationId and resource"
+    ]
+    options = Options(include_pending=True)
+    (rows,) = inputs.collect(lambda c: [build_deliveries(normalise(c), options).rows])
+    assert rows.sort("MessageId").select(
+        "MessageId", "Completeness", "DurationMilliseconds", "ResourceId"
+    ).rows() == [
+        ("m1", "complete", 2000, RESOURCE),
+        ("m2", "no-send-record", None, RESOURCE),
+    ]
+    # The report reads its tables part by part, into memory, the same way.
+    result = CliRunner().invoke(cli, ["report", str(tmp_path), "-f", "json", "-q"])
+    assert result.exit_code == 0, result.stderr
+    overview = json.loads(result.stdout)["overview"][0]
+    assert (overview["no_send_record"], overview["pending_messages"]) == (1, 0)
 
 
 @pytest.mark.parametrize(

@@ -246,6 +246,17 @@ class Inputs:
         self._told.update(fresh)
         return fresh
 
+    def lacking_resource(self) -> list[Source]:
+        """The files without a resource column, where other files have one.
+
+        Their records carry no resource, so none of them would match a record
+        of the other files by message and resource. A file with no columns at
+        all (an empty blob) has no records to match.
+        """
+        filled = [source for source in self.sources if source.columns]
+        lacking = [source for source in filled if "ResourceId" not in source.columns]
+        return lacking if len(lacking) < len(filled) else []
+
     @property
     def columns(self) -> frozenset[str]:
         """Canonical columns carried by at least one file."""
@@ -490,4 +501,12 @@ def scan(
         raise
     inputs = Inputs(sources)
     spool.tie_to(inputs)
+    lacking = inputs.lacking_resource()
+    if lacking:
+        others = f" and {len(lacking) - 1} other file(s)" if len(lacking) > 1 else ""
+        lacking[0].warnings.append(
+            f"{lacking[0].name}{others}: no ResourceId column, where other files "
+            "have one; records are matched to their message by CorrelationId "
+            "alone, not by CorrelationId and resource"
+        )
     return inputs
