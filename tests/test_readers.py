@@ -1310,3 +1310,31 @@ def test_a_record_of_another_table_is_left_out_not_guessed(tmp_path: Path) -> No
     assert status_table["CorrelationId"].to_list() == ["m1"]
     assert send_table["CorrelationId"].to_list() == ["m1"]
     assert sorted(unclassified["line"].to_list()) == [2, 4]
+
+
+@pytest.mark.parametrize("closed_later", [False, True])
+def test_an_unclosed_quote_rejects_its_line_not_the_rows_after_it(
+    tmp_path: Path, closed_later: bool
+) -> None:
+    # Row m3's reply opens a quote it never closes. Read on, the quote runs
+    # to the end of the file, or to the quote that opens m7's reply; either
+    # way the rows between are good records, and only m3's line (5) is bad.
+    header = "TimeGenerated,CorrelationId,OperationName,RecipientId,DeliveryStatus,"
+    lines = [header + "FailureMessage\n"]
+    for n in range(10):
+        reply = {3: '"550 unclosed', 7: '"250, fine"' if closed_later else "ok"}
+        lines.append(
+            f"2026-02-10T10:00:0{n}Z,m{n},DeliveryStatusUpdate,r{n}@x.example,"
+            f"Delivered,{reply.get(n, 'ok')}\n"
+        )
+    path = tmp_path / "status.csv"
+    path.write_text("".join(lines))
+    _, status, _, rejected = _tables([str(path)], with_rejects=True)
+    assert sorted(status["CorrelationId"].to_list()) == [
+        f"m{n}" for n in range(10) if n != 3
+    ]
+    assert rejected["line"].to_list() == [5]
+    assert rejected["reason"].item().endswith("; the lines after it are read anew")
+    if closed_later:
+        m7 = status.filter(pl.col("CorrelationId") == "m7")
+        assert m7["FailureMessage"].to_list() == ["250, fine"]

@@ -378,27 +378,42 @@ def _text(file: InputFile) -> tuple[str, list[str], bool]:
 def _records(text: str, layout: _Layout) -> Iterator[tuple[int, int, list[str] | str]]:
     """Each record after the header: first line, last line, fields.
 
-    A record that Python's reader cannot parse comes as its error text.
+    A record that Python's reader cannot parse, or that has the wrong number
+    of fields, comes as the reason. When such a record spans several lines,
+    a quote that never closed (or closed on a later row) has most likely
+    swallowed the rows after it: only its first line is rejected, and the
+    reading starts again on the next one, so those rows are read for what
+    they are.
     """
-    lines = io.StringIO(text.lstrip(_BOM))
-    for _ in range(layout.skip + 1):
-        lines.readline()
-    reader = csv.reader(lines, delimiter=layout.delimiter, strict=True)
-    previous_end = 0
-    offset = layout.skip + 1
-    while True:
-        start = offset + previous_end + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            previous_end = reader.line_num
-            yield start, offset + previous_end, f"not valid CSV ({error})"
-            continue
-        previous_end = reader.line_num
-        if row:
-            yield start, offset + previous_end, row
+    lines = io.StringIO(text.lstrip(_BOM)).readlines()
+    width = len(layout.header)
+    # Lines are numbered from 1; ``position`` is the index of the next one.
+    position = layout.skip + 1
+    while position < len(lines):
+        restart = position
+        reader = csv.reader(
+            (lines[n] for n in range(restart, len(lines))),
+            delimiter=layout.delimiter,
+            strict=True,
+        )
+        while True:
+            start = position + 1
+            try:
+                row: list[str] | str = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                row = f"not valid CSV ({error})"
+            end = restart + reader.line_num
+            position = end
+            if isinstance(row, list) and len(row) != width and row:
+                row = f"expected {width} fields, found {len(row)}"
+            if isinstance(row, str) and end > start:
+                yield start, start, f"{row}; the lines after it are read anew"
+                position = start
+                break
+            if row:
+                yield start, end, row
 
 
 def _read_carefully(
@@ -412,12 +427,8 @@ def _read_carefully(
     lines_of_records: list[int] = []
     rejects: list[tuple[int, str, str]] = []
     for start, end, row in _records(text, layout):
-        if isinstance(row, str) or len(row) != len(header):
-            reason = (
-                row
-                if isinstance(row, str)
-                else f"expected {len(header)} fields, found {len(row)}"
-            )
+        if isinstance(row, str):
+            reason = row
             if cut_off and end >= len(physical):
                 reason = f"cut off with the compressed file ({reason})"
             rejects.append((start, reason, "".join(physical[start - 1 : end])))
