@@ -135,18 +135,20 @@ class Deliveries:
 
     ``counts`` is one row with a column per count (``duplicate_sends``,
     ``pending_messages``, …), so a caller can collect it together with the
-    rows; the reference query's mode has none.
+    rows; the reference query's mode has none. ``engagement`` is the
+    engagement table with its duplicates merged, as the counts saw it.
     """
 
     rows: pl.LazyFrame
     counts: pl.LazyFrame | None = None
+    engagement: pl.LazyFrame | None = None
 
     def collected(self) -> Deliveries:
         """The rows and counts read into memory, for plans that use them many times."""
         if self.counts is None:
             return Deliveries(self.rows.collect(engine=ENGINE).lazy())
         rows, counts = pl.collect_all([self.rows, self.counts], engine=ENGINE)
-        return Deliveries(rows.lazy(), counts.lazy())
+        return Deliveries(rows.lazy(), counts.lazy(), self.engagement)
 
 
 def _merge_fields(lf: pl.LazyFrame) -> tuple[list[str], list[str]]:
@@ -439,9 +441,11 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
     if options.in_memory:
         send = _merged_in_memory(tables.send)
         status = _merged_in_memory(tables.status)
+        engagement = _merged_in_memory(tables.engagement)
     else:
         send = shared(dedupe(tables.send))
         status = shared(dedupe(tables.status))
+        engagement = dedupe(tables.engagement)
     earliest = shared(_earliest_sends(send, ["CorrelationId", "ResourceId"]))
     final = _status_side(_final_statuses(status))
     sends = _send_side(earliest)
@@ -455,21 +459,25 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         )
     joined = _enrich(joined).with_columns(_completeness())
     rows = shared(_classify(joined, extract_from_text=True, enabled=options.classify))
-    counts = _accounting(tables, send, status, earliest, rows)
+    counts = _accounting(tables, (send, status, engagement), earliest, rows)
     if not options.include_pending:
         rows = rows.filter(pl.col("Completeness") != "no-final-status")
     rows = rows.select(*DELIVERIES_COLUMNS, *EXTRA_COLUMNS)
-    return Deliveries(_sorted(rows) if options.ordered else rows, counts)
+    return Deliveries(_sorted(rows) if options.ordered else rows, counts, engagement)
 
 
 def _accounting(
     tables: Tables,
-    send: pl.LazyFrame,
-    status: pl.LazyFrame,
+    merged: tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame],
     earliest: pl.LazyFrame,
     rows: pl.LazyFrame,
 ) -> pl.LazyFrame:
-    """Counts that say where every record went, as one row."""
+    """Counts that say where every record went, as one row.
+
+    ``merged`` holds the send, status and engagement tables with their
+    duplicates merged.
+    """
+    send, status, engagement = merged
     recipient_level = pl.col("RecipientId").is_not_null()
     # A blank status names no final outcome: it counts as not final.
     terminal = pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES).fill_null(False)
@@ -486,9 +494,7 @@ def _accounting(
         _count(tables.send, "send_records"),
         _count(tables.engagement, "engagement_records"),
         _difference(tables.send, send, "duplicate_send_records"),
-        _difference(
-            tables.engagement, dedupe(tables.engagement), "duplicate_engagement_records"
-        ),
+        _difference(tables.engagement, engagement, "duplicate_engagement_records"),
         _difference(send, earliest, "duplicate_sends"),
         _count(tables.rejected, "rejected"),
         _count(tables.unclassified, "unclassified"),

@@ -34,7 +34,9 @@ def _keyed(lf: pl.LazyFrame, message: str) -> pl.LazyFrame:
     )
 
 
-def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
+def per_recipient(
+    rows: pl.LazyFrame, engagement: pl.LazyFrame, *, merged: bool = False
+) -> pl.LazyFrame:
     """Count the views and clicks of every recipient that has a final status.
 
     Parameters
@@ -42,7 +44,8 @@ def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
     rows
         Deliveries rows (default mode); rows with no final status are left out.
     engagement
-        The canonical engagement table. Identical records are merged first.
+        The canonical engagement table. Identical records are merged first,
+        unless ``merged`` says they already are.
 
     Returns
     -------
@@ -61,7 +64,7 @@ def per_recipient(rows: pl.LazyFrame, engagement: pl.LazyFrame) -> pl.LazyFrame:
     # Plain sums and minimums over prepared columns: a group_by runs those in
     # one pass, where a filter inside an aggregation is evaluated per group.
     events = (
-        _keyed(dedupe(engagement), "CorrelationId")
+        _keyed(engagement if merged else dedupe(engagement), "CorrelationId")
         .filter(pl.col("_recipient").is_not_null())
         .select(
             *_KEYS,

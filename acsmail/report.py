@@ -753,7 +753,10 @@ def deliveries_figures(
         how="horizontal",
     )
     delivered = deliveries.rows.filter(pl.col("FinalDeliveryStatus") == "Delivered")
-    engagement = per_recipient(delivered, tables.engagement)
+    if deliveries.engagement is None:
+        engagement = per_recipient(delivered, tables.engagement)
+    else:
+        engagement = per_recipient(delivered, deliveries.engagement, merged=True)
     return deliveries.rows, engagement, counts
 
 
