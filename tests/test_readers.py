@@ -1338,3 +1338,28 @@ def test_an_unclosed_quote_rejects_its_line_not_the_rows_after_it(
     if closed_later:
         m7 = status.filter(pl.col("CorrelationId") == "m7")
         assert m7["FailureMessage"].to_list() == ["250, fine"]
+
+
+@pytest.mark.parametrize("where", ["middle", "end"])
+def test_a_row_with_a_field_too_many_is_rejected_beside_unused_columns(
+    tmp_path: Path, where: str
+) -> None:
+    # The portal's TenantId is a column no table uses; reading only the
+    # columns it needs, the scan would not see that row c2 has six fields.
+    header = "TenantId,TimeGenerated [UTC],CorrelationId,Size,Type\n"
+    send = "ACSEmailSendMailOperational"
+    good = f"t,2026-02-10T10:00:00Z,c1,0.1,{send}\n"
+    bad = (
+        f"t,2026-02-10T10:00:01Z,c2,0.2,extra,{send}\n"
+        if where == "middle"
+        else f"t,2026-02-10T10:00:01Z,c2,0.2,{send},extra\n"
+    )
+    path = tmp_path / "sends.csv"
+    path.write_text(header + good + bad + good.replace("c1", "c3"))
+    send_table, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert sorted(send_table["CorrelationId"].to_list()) == ["c1", "c3"]
+    assert rejected.select("line", "reason").rows() == [
+        (3, "expected 5 fields, found 6")
+    ]
+    # The record's text, as the rejects file keeps it, without its line end.
+    assert rejected["record"].to_list() == [bad.removesuffix("\n")]

@@ -367,6 +367,7 @@ def finish(
     null_text: str | None = None,
     decimal_comma: bool = False,
     typed_time: pl.Expr | None = None,
+    others: Sequence[str] = (),
 ) -> pl.LazyFrame:
     """Rename a file's columns to canonical names and type its datetimes.
 
@@ -392,6 +393,11 @@ def finish(
         Whether decimals may be written with a comma (``0,026``).
     typed_time
         The datetime itself, when the source stores it typed (Parquet).
+    others
+        Columns of the file that no table uses (a CSV's ``TenantId``). Their
+        values are held to the field limit too, which makes the scan read
+        every field: Polars finds a record with too many fields only when
+        it reads them all.
     """
     first = next(iter(mapping), None)
     columns = []
@@ -423,13 +429,18 @@ def finish(
     elif "TimeGenerated" not in mapping.values():
         provenance.append(pl.lit(None, TIME).alias("TimeGenerated"))
         provenance.append(pl.lit(None, pl.String).alias(REJECT))
-    lf = lf.select(*columns, *provenance)
+    unused = {f"_other_{n}": name for n, name in enumerate(others)}
+    lf = lf.select(
+        *columns,
+        *provenance,
+        *(pl.col(name).alias(alias) for alias, name in unused.items()),
+    )
     texts = [
-        name
+        (name, name)
         for name in mapping.values()
         if not (name == "TimeGenerated" and typed_time is not None)
     ]
-    too_long = _too_long(texts)
+    too_long = _too_long([*texts, *((name, alias) for alias, name in unused.items())])
     if typed_time is None and "TimeGenerated" in mapping.values():
         # Parsed into a column of its own first: written inline, the parse
         # would run twice, once for the value and once for the reason.
@@ -450,22 +461,24 @@ def finish(
                 pl.when(bad).then(pl.format(unparsed_reason(time_format), raw)),
             ).alias(REJECT),
             pl.col(_PARSED).alias("TimeGenerated"),
-        ).drop(_PARSED)
-    return lf.with_columns(pl.coalesce(too_long, pl.col(REJECT)).alias(REJECT))
+        ).drop(_PARSED, *unused)
+    lf = lf.with_columns(pl.coalesce(too_long, pl.col(REJECT)).alias(REJECT))
+    return lf.drop(*unused)
 
 
-def _too_long(names: Sequence[str]) -> pl.Expr:
+def _too_long(columns: Sequence[tuple[str, str]]) -> pl.Expr:
     """Why a record is rejected for a value past the field limit, else null.
 
-    A single value of megabytes is no log field but a broken or hostile
-    export; the record is rejected, naming the column, rather than carried
-    through every table and report.
+    ``columns`` pairs each name to tell the user with the column it is read
+    from. A single value of megabytes is no log field but a broken or
+    hostile export; the record is rejected, naming the column, rather than
+    carried through every table and report.
     """
     limit = max_field_bytes()
     reasons = [
-        pl.when(pl.col(name).str.len_bytes() > limit).then(
+        pl.when(pl.col(column).str.len_bytes() > limit).then(
             pl.lit(f"{name}: field longer than {limit} bytes")
         )
-        for name in names
+        for name, column in columns
     ]
     return pl.coalesce(reasons) if reasons else pl.lit(None, pl.String)

@@ -163,6 +163,7 @@ def _source(
     file: InputFile, layout: _Layout, mapping: dict[str, str], time_format: TimeFormat
 ) -> Source:
     decimal_comma = layout.delimiter == ";"
+    others = [name for name in layout.header if name not in mapping]
 
     def scan(members: Sequence[Source]) -> pl.LazyFrame:
         lf = _scan([member.path for member in members], layout, several=True)
@@ -173,6 +174,7 @@ def _source(
             file=None,
             hint=file.hint,
             decimal_comma=decimal_comma,
+            others=others,
         )
 
     def fast() -> pl.LazyFrame:
@@ -183,6 +185,7 @@ def _source(
             file=file.name,
             hint=file.hint,
             decimal_comma=decimal_comma,
+            others=others,
         )
 
     def careful() -> Careful:
@@ -194,6 +197,7 @@ def _source(
             file=file.name,
             hint=file.hint,
             decimal_comma=decimal_comma,
+            others=others,
         )
         return Careful(lf.collect(), rejects_frame(file.name, rejects), warnings)
 
@@ -431,7 +435,9 @@ def _read_carefully(
             reason = row
             if cut_off and end >= len(physical):
                 reason = f"cut off with the compressed file ({reason})"
-            rejects.append((start, reason, "".join(physical[start - 1 : end])))
+            text_of_record = "".join(physical[start - 1 : end])
+            text_of_record = text_of_record.removesuffix("\n").removesuffix("\r")
+            rejects.append((start, reason, text_of_record))
             continue
         for name, value in zip(header, row, strict=True):
             columns[name].append(value)
