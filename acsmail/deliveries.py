@@ -383,13 +383,22 @@ def _classify(
 
 
 def _kql(
-    send: pl.LazyFrame, status: pl.LazyFrame, *, classify: bool = True
+    send: pl.LazyFrame,
+    status: pl.LazyFrame,
+    *,
+    classify: bool = True,
+    by_resource: bool = True,
 ) -> pl.LazyFrame:
     final = _status_side(_final_statuses(status))
-    sends = _send_side(send).rename({"_SendResourceId": "ResourceId"})
-    joined = final.join(
-        sends, on=["MessageId", "ResourceId"], how="inner", nulls_equal=True
-    )
+    sends = _send_side(send)
+    if by_resource:
+        sends = sends.rename({"_SendResourceId": "ResourceId"})
+    keys = ["MessageId", "ResourceId"] if by_resource else ["MessageId"]
+    joined = final.join(sends, on=keys, how="inner", nulls_equal=True)
+    if not by_resource:
+        joined = joined.with_columns(
+            pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
+        )
     joined = joined.filter(pl.col("FinalStatusTime") >= pl.col("SendTime"))
     lf = _classify(_enrich(joined), extract_from_text=False, enabled=classify)
     return _sorted(lf.select(DELIVERIES_COLUMNS))
@@ -424,14 +433,21 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         The lazy dataset and the counts that account for every record.
     """
     options = options or Options()
-    if options.kql_compatible:
-        return Deliveries(_kql(tables.send, tables.status, classify=options.classify))
-
+    # Without a resource on one side, matching by it would match nothing.
     by_resource = not (
         tables.by_message
         or "ResourceId" in tables.absent[SEND.key]
         or "ResourceId" in tables.absent[STATUS.key]
     )
+    if options.kql_compatible:
+        rows = _kql(
+            tables.send,
+            tables.status,
+            classify=options.classify,
+            by_resource=by_resource,
+        )
+        return Deliveries(rows)
+
     keys = ["MessageId", "ResourceId"] if by_resource else ["MessageId"]
 
     def shared(lf: pl.LazyFrame) -> pl.LazyFrame:

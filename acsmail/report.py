@@ -588,7 +588,11 @@ def inputs_per_file(inputs: Inputs, tables: Tables) -> pl.LazyFrame:
 
 
 def absent_section(tables: Tables) -> pl.LazyFrame:
-    """Columns no file carried, for the tables that have records at all."""
+    """Columns no file carried, for the tables that have records at all.
+
+    A resource column that only some files lack gets a row of its own, since
+    it changes how records meet their message.
+    """
     names = {
         "sendmail": "send",
         "statusupdate": "status",
@@ -611,11 +615,23 @@ def absent_section(tables: Tables) -> pl.LazyFrame:
             for name, lf in frames.items()
         ]
     )
-    return (
+    absent = (
         listed.join(present, on="table", how="inner", maintain_order="left")
         .filter((pl.col("absent_columns") != "") & (pl.col("len") > 0))
         .drop("len")
     )
+    if not tables.by_message:
+        return absent
+    partly = pl.LazyFrame(
+        {
+            "table": ["some files"],
+            "absent_columns": [
+                "ResourceId (records are matched to their message by "
+                "CorrelationId alone)"
+            ],
+        }
+    )
+    return pl.concat([absent, partly])
 
 
 def _overview(
