@@ -558,3 +558,20 @@ def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) ->
         ("Large (5-10MB)", 1, 1, 1.0),
         ("Unknown (no size logged)", 2, 2, 0.5),
     ]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".ndjson", ".json"])
+def test_a_deliveries_dataset_given_as_input_is_refused(
+    export: Path, tmp_path: Path, suffix: str
+) -> None:
+    # Read as an export, every row of it would be rejected for want of a
+    # CorrelationId; the error says what it is instead.
+    written = tmp_path / f"deliveries{suffix}"
+    result = CliRunner().invoke(cli, ["deliveries", str(export), "-o", str(written)])
+    assert result.exit_code == 0, result.stderr
+    report = CliRunner().invoke(cli, ["report", str(written)])
+    assert report.exit_code == 1
+    assert report.stderr == (
+        f"Error: {written}: this is a deliveries dataset written by acsmail, not "
+        "a log export; pass the exports it was built from\n"
+    )

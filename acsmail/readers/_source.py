@@ -34,7 +34,7 @@ from acsmail.schema import SOURCE_FILE, SOURCE_LINE, TABLES, TIME
 from acsmail.schema import canonical_name as _canonical_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Sequence
     from pathlib import Path
 
     import numpy as np
@@ -59,6 +59,7 @@ __all__ = [
     "empty_records",
     "finish",
     "name_files",
+    "refuse_deliveries",
     "rejects_frame",
     "sample_time_format",
 ]
@@ -85,6 +86,28 @@ def _first_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 #: given twice in one object keeps its first value, where Python's decoder
 #: keeps the last. A file then reads the same by either way into it.
 JSON_DECODER: Final = json.JSONDecoder(object_pairs_hook=_first_of_each_key)
+
+#: Columns of the deliveries dataset that no log table has.
+_DELIVERIES_MARKERS: Final = frozenset({"MessageId", "FinalDeliveryStatus"})
+
+
+def refuse_deliveries(name: str, columns: Iterable[str]) -> None:
+    """Stop at a deliveries dataset that acsmail wrote, which is no log export.
+
+    Read as one, its rows would all be rejected for want of a CorrelationId.
+
+    Raises
+    ------
+    InputError
+        When the columns are the dataset's.
+    """
+    if set(columns) >= _DELIVERIES_MARKERS:
+        msg = (
+            f"{name}: this is a deliveries dataset written by acsmail, not a "
+            "log export; pass the exports it was built from"
+        )
+        raise InputError(msg)
+
 
 REJECTS_SCHEMA: Final = {
     "file": pl.String(),

@@ -32,6 +32,7 @@ from acsmail.readers._source import (
     column_map,
     finish,
     name_files,
+    refuse_deliveries,
     rejects_frame,
     sample_time_format,
 )
@@ -117,6 +118,7 @@ def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> 
     text = _sample(file)
     delimiter, skip = _layout(text)
     layout = _Layout(delimiter, skip, _header(text, delimiter, skip))
+    refuse_deliveries(file.name, layout.header)
     mapping = column_map(layout.header)
     if not mapping:
         found = layout.header[:5]

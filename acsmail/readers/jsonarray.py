@@ -22,6 +22,7 @@ from acsmail.readers._source import (
     Source,
     column_map,
     finish,
+    refuse_deliveries,
     rejects_frame,
     sample_time_format,
 )
@@ -119,6 +120,7 @@ def open_json_array(file: InputFile, *, date_order: DateOrder | None) -> Source:
         When the file is not a JSON array, or names no ACS Email column.
     """
     frame, rejects = _read(file)
+    refuse_deliveries(file.name, frame.columns)
     mapping = column_map([name for name in frame.columns if name != SOURCE_LINE])
     if not mapping and frame.height:
         found = frame.columns[:5]

@@ -41,6 +41,7 @@ from acsmail.readers._source import (
     Source,
     finish,
     name_files,
+    refuse_deliveries,
     rejects_frame,
     sample_time_format,
 )
@@ -124,6 +125,8 @@ def open_ndjson(file: InputFile, *, date_order: DateOrder | None) -> Source:
         When no line of the file's start is a JSON object with ACS Email fields.
     """
     records = [r for r in sniff_records(file) if isinstance(r, dict)]
+    if records:
+        refuse_deliveries(file.name, records[0])
     shape = Shape.of(records)
     if not shape.seen:
         msg = f"{file.name}: line 1: expected JSON objects with ACS Email log fields"

@@ -24,6 +24,7 @@ from acsmail.readers._source import (
     column_map,
     finish,
     name_files,
+    refuse_deliveries,
     rejects_frame,
     sample_time_format,
 )
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["open_parquet"]
 
 _SAMPLE_ROWS: Final = 2000
-_DELIVERIES_MARKERS: Final = frozenset({"MessageId", "FinalDeliveryStatus"})
 
 
 def _scan(paths: list[Path], *, several: bool) -> pl.LazyFrame:
@@ -84,12 +84,7 @@ def open_parquet(
     except pl.exceptions.PolarsError as error:
         msg = f"{file.name}: not a readable Parquet file ({first_line(error)})"
         raise InputError(msg) from error
-    if set(schema.names()) >= _DELIVERIES_MARKERS:
-        msg = (
-            f"{file.name}: this is a deliveries dataset written by acsmail, not a "
-            "log export; pass the exports it was built from"
-        )
-        raise InputError(msg)
+    refuse_deliveries(file.name, schema.names())
     mapping = column_map(schema.names())
     if not mapping:
         msg = (
