@@ -1363,3 +1363,48 @@ def test_a_row_with_a_field_too_many_is_rejected_beside_unused_columns(
     ]
     # The record's text, as the rejects file keeps it, without its line end.
     assert rejected["record"].to_list() == [bad.removesuffix("\n")]
+
+
+def test_files_whose_dates_fit_both_orders_follow_the_file_that_settles_it(
+    tmp_path: Path,
+) -> None:
+    # sends.csv has a 13th, so it is day/month; every date in status.csv
+    # fits both orders, and is read as the export's other file settles it:
+    # 3/2 is 3 February, five seconds after the send.
+    header = "TimeGenerated [UTC],CorrelationId,OperationName"
+    (tmp_path / "sends.csv").write_text(
+        f"{header},Size\n"
+        '"13/2/2026, 10:00:00.000",c1,SendMail,0.1\n'
+        '"3/2/2026, 10:00:00.000",c2,SendMail,0.1\n'
+    )
+    (tmp_path / "status.csv").write_text(
+        f"{header},RecipientId,DeliveryStatus\n"
+        '"3/2/2026, 10:00:05.000",c2,DeliveryStatusUpdate,b@x.example,Delivered\n'
+    )
+    inputs = scan([str(tmp_path)])
+    assert inputs.warnings == [
+        f"1 file(s) whose dates fit either order read as day/month, as the dates "
+        f"of {tmp_path / 'sends.csv'} settle it (use --date-order to change it)"
+    ]
+    _, status, _ = _tables([str(tmp_path)])
+    assert status["TimeGenerated"].to_list() == [
+        datetime(2026, 2, 3, 10, 0, 5, tzinfo=UTC)
+    ]
+
+
+def test_files_that_settle_different_date_orders_are_told(tmp_path: Path) -> None:
+    header = "TimeGenerated [UTC],CorrelationId,OperationName,Size\n"
+    day_first = tmp_path / "a.csv"
+    month_first = tmp_path / "b.csv"
+    day_first.write_text(header + '"13/2/2026, 10:00:00.000",c1,SendMail,0.1\n')
+    month_first.write_text(header + '"2/13/2026, 10:00:00.000",c2,SendMail,0.1\n')
+    inputs = scan([str(day_first), str(month_first)])
+    assert inputs.warnings == [
+        f"files disagree on the day/month order of their dates: {month_first} "
+        f"reads month/day, {day_first} day/month; each is read its own way"
+    ]
+    send = _sends([str(day_first), str(month_first)])
+    assert send["TimeGenerated"].to_list() == [
+        datetime(2026, 2, 13, 10, tzinfo=UTC),
+        datetime(2026, 2, 13, 10, tzinfo=UTC),
+    ]

@@ -10,6 +10,7 @@ failed run.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Final
 
@@ -451,6 +452,44 @@ def _isolate(members: Sequence[Source], *, split: bool) -> bool:
     return False
 
 
+def _one_date_order(
+    sources: list[Source], opened: Sequence[functools.partial[Source]]
+) -> list[Source]:
+    """The files, with those whose dates fit either order read in the export's.
+
+    Files of one export share the locale they were written in. Where some
+    files' dates settle the day/month order (a day past 12) and others' fit
+    both, the others are opened again in the order the first settled. Files
+    that settle different orders are read each their own way, and the user
+    is told.
+    """
+    settled: dict[DateOrder, str] = {}
+    for source in sources:
+        dates = source.dates
+        if dates is not None and dates.guessed_order and not dates.ambiguous:
+            settled.setdefault(dates.guessed_order, source.name)
+    if len(settled) != 1:
+        if len(settled) == 2:
+            sources[0].warnings.append(
+                f"files disagree on the day/month order of their dates: "
+                f"{settled['mdy']} reads month/day, {settled['dmy']} day/month; "
+                "each is read its own way"
+            )
+        return sources
+    ((order, witness),) = settled.items()
+    reopened = list(sources)
+    again = [n for n, s in enumerate(sources) if s.dates and s.dates.ambiguous]
+    for n in again:
+        reopened[n] = opened[n](date_order=order)
+    if again:
+        read = "day/month" if order == "dmy" else "month/day"
+        reopened[again[0]].warnings.append(
+            f"{len(again)} file(s) whose dates fit either order read as {read}, "
+            f"as the dates of {witness} settle it (use --date-order to change it)"
+        )
+    return reopened
+
+
 def scan(
     paths: Iterable[str],
     *,
@@ -481,21 +520,27 @@ def scan(
     spool = Spool()
     sources: list[Source] = []
     kept = 0
+    opened: list[functools.partial[Source]] = []
     try:
         for done, path in enumerate(files, start=1):
             stdin = str(path) == STDIN_PATH
-            source = open_source(
-                spool.stdin() if stdin else path,
-                date_order=date_order,
-                name=STDIN if stdin else None,
-                spool=spool,
-                keep=kept < _KEPT_BYTES,
-                many=len(files) > _MANY_FILES,
+            opened.append(
+                functools.partial(
+                    open_source,
+                    spool.stdin() if stdin else path,
+                    name=STDIN if stdin else None,
+                    spool=spool,
+                    keep=kept < _KEPT_BYTES,
+                    many=len(files) > _MANY_FILES,
+                )
             )
+            source = opened[-1](date_order=date_order)
             kept += len(source.content or b"")
             sources.append(source)
             if progress is not None:
                 progress(done, len(files))
+        if date_order is None:
+            sources = _one_date_order(sources, opened)
     except BaseException:
         spool.remove()
         raise

@@ -209,6 +209,8 @@ class Source:
     table
         The key of the table every record of the file belongs to, while a
         scan that fails on any other record (a narrowed one) is in force.
+    dates
+        How the file writes its datetimes, as its sample showed.
     """
 
     path: Path
@@ -227,6 +229,7 @@ class Source:
     numbered_by_position: bool = False
     widen: Callable[[], None] | None = None
     table: str | None = None
+    dates: TimeFormat | None = None
     _careful: Careful | None = None
     _line_map: np.ndarray | None = None
 

@@ -150,6 +150,7 @@ def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> 
         # A last record without its line end may have been cut off; only the
         # careful read counts its fields.
         source.use_careful()
+    source.dates = time_format
     return source
 
 

@@ -160,6 +160,7 @@ def open_json_array(file: InputFile, *, date_order: DateOrder | None) -> Source:
     source.warnings.extend(warnings)
     if rejects:
         source.use_careful()
+    source.dates = time_format
     return source
 
 

@@ -137,6 +137,7 @@ def open_ndjson(file: InputFile, *, date_order: DateOrder | None) -> Source:
     )
     source = _source(file, shape, time_format, shape.narrowed(records))
     source.warnings.extend(warnings)
+    source.dates = time_format
     return source
 
 

@@ -150,6 +150,7 @@ def open_parquet(
         raw_text=lambda wanted: _raw_rows(file.path, wanted),
     )
     source.warnings.extend(warnings)
+    source.dates = time_format
     return source
 
 

@@ -188,6 +188,7 @@ def open_query_api(file: InputFile, *, date_order: DateOrder | None) -> Source:
     source.warnings.extend(warnings)
     if rejects:
         source.use_careful()
+    source.dates = time_format
     return source
 
 

@@ -91,6 +91,7 @@ def open_records(file: InputFile, *, date_order: DateOrder | None) -> Source:
     source.warnings.extend(warnings)
     if not one_per_line:
         source.use_careful()
+    source.dates = time_format
     return source
 
 
