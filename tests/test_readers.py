@@ -1408,3 +1408,24 @@ def test_files_that_settle_different_date_orders_are_told(tmp_path: Path) -> Non
         datetime(2026, 2, 13, 10, tzinfo=UTC),
         datetime(2026, 2, 13, 10, tzinfo=UTC),
     ]
+
+
+def test_locale_times_with_and_without_a_fraction_share_a_file(
+    tmp_path: Path,
+) -> None:
+    # Excel in a decimal-comma locale writes ",100" only where there is a
+    # fraction. Whichever way the sample leans, the other rows still parse.
+    path = tmp_path / "sends.csv"
+    path.write_text(
+        "TimeGenerated [UTC];CorrelationId;Size;Type\n"
+        "10.02.2026 16:00:01,100;c1;0,5;ACSEmailSendMailOperational\n"
+        "10.02.2026 16:00:02;c2;0,5;ACSEmailSendMailOperational\n"
+        "10.02.2026 16:00:03,250;c3;0,5;ACSEmailSendMailOperational\n"
+    )
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert rejected.height == 0
+    assert send.sort("CorrelationId")["TimeGenerated"].to_list() == [
+        datetime(2026, 2, 10, 16, 0, 1, 100000, tzinfo=UTC),
+        datetime(2026, 2, 10, 16, 0, 2, tzinfo=UTC),
+        datetime(2026, 2, 10, 16, 0, 3, 250000, tzinfo=UTC),
+    ]

@@ -26,8 +26,8 @@ from acsmail.readers._limits import max_field_bytes
 from acsmail.readers._times import (
     TimeFormat,
     detect_time_format,
-    iso_retry,
     parse_time,
+    retry_time,
     unparsed_reason,
 )
 from acsmail.schema import SOURCE_FILE, SOURCE_LINE, TABLES, TIME
@@ -475,7 +475,9 @@ def finish(
         # function, or the parse repeated inside one expression, would cost
         # a fifth of the scan.
         lf = lf.with_columns(parse_time(raw, time_format).alias(_PARSED))
-        lf = lf.with_columns(iso_retry(raw, pl.col(_PARSED)).alias(_PARSED))
+        lf = lf.with_columns(
+            retry_time(raw, pl.col(_PARSED), time_format).alias(_PARSED)
+        )
         bad = (
             raw.is_not_null()
             & pl.col(_PARSED).is_null()

@@ -18,6 +18,7 @@ __all__ = [
     "detect_time_format",
     "iso_retry",
     "parse_time",
+    "retry_time",
     "unparsed_reason",
 ]
 
@@ -129,13 +130,7 @@ def detect_time_format(
         # are used; no locale writes the month first that way.
         found = "dmy"
     order = date_order or found or "mdy"
-    day, month = "%d", "%m"
-    locale = [
-        template.format(d=month, m=day)
-        if order == "mdy"
-        else template.format(d=day, m=month)
-        for template in _LOCALE
-    ]
+    locale = _locale_formats(order)
     # RFC 3339 allows a lower-case ``t``; the formats want it upper-case.
     upper = values.str.to_uppercase()
     counts = {fmt: _parsed_count(upper, fmt) for fmt in _ISO}
@@ -150,6 +145,12 @@ def detect_time_format(
         ambiguous=date_order is None and found is None,
         guessed_order=None if date_order else order,
     )
+
+
+def _locale_formats(order: DateOrder) -> list[str]:
+    """The browser-locale formats with day and month in the given order."""
+    first, second = ("%m", "%d") if order == "mdy" else ("%d", "%m")
+    return [template.format(d=first, m=second) for template in _LOCALE]
 
 
 def unparsed_reason(time_format: TimeFormat) -> str:
@@ -210,6 +211,26 @@ def _iso_quickly(expr: pl.Expr, fmt: str) -> pl.Expr:
     # Truncated to microseconds, as the full parse does.
     micro = fraction.str.slice(1, 6).str.pad_end(6, "0").cast(pl.Int64, strict=False)
     return pl.when(fits).then(seconds + pl.duration(microseconds=micro))
+
+
+def retry_time(raw: pl.Expr, parsed: pl.Expr, time_format: TimeFormat) -> pl.Expr:
+    """The parsed times, with those still missing tried in other formats.
+
+    ISO 8601 is tried on every file (``iso_retry``). In a file of locale
+    dates the other locale formats with the same day/month order are tried
+    too: a spreadsheet writes a fraction of a second only where there is one,
+    so ``10.02.2026 16:00:01,100`` and ``10.02.2026 16:00:02`` share a file.
+    """
+    fmt = time_format.format
+    siblings: list[str] = []
+    for order in ("mdy", "dmy"):
+        formats = _locale_formats(order)
+        if fmt in formats:
+            siblings = [other for other in formats if other != fmt]
+    retry = pl.when(parsed.is_null()).then(raw)
+    return pl.coalesce(
+        iso_retry(raw, parsed), *(_parsed(retry, other) for other in siblings)
+    )
 
 
 def iso_retry(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
