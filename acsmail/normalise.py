@@ -161,10 +161,11 @@ def _per_distinct(
 def _signal(column: str, *, names_a_table: bool) -> pl.Expr:
     """The table a column's value names, where it names one of ours.
 
-    A column whose every value ``names_a_table`` (``Type``, ``TableName``,
-    ``Category``) and whose value names none of ours (an SMS or chat table of
-    the same workspace) marks its record as another table's. An operation
-    name Microsoft adds is no such sign: the weaker signals then decide.
+    In a column whose values are table names (``names_a_table``: ``Type``,
+    ``TableName``, ``Category``), a value that names none of ours (an SMS or
+    chat table of the same workspace) marks its record as another table's.
+    An operation name unknown to acsmail is no such sign: the weaker
+    signals then decide.
     """
     # A missing value names nothing, not another table.
     names = pl.Series([*_NAMES_OF_TABLES, None], dtype=pl.String)

@@ -1365,6 +1365,27 @@ def test_a_row_with_a_field_too_many_is_rejected_beside_unused_columns(
     assert rejected["record"].to_list() == [bad.removesuffix("\n")]
 
 
+@pytest.mark.parametrize("careful", [False, True])
+def test_an_unused_column_is_held_to_the_field_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, careful: bool
+) -> None:
+    # Read only to count the fields, an unused column still rejects a value
+    # past the limit, on the fast scan and on the careful read (which a row
+    # of too few fields sets off).
+    monkeypatch.setenv("ACSMAIL_MAX_FIELD_BYTES", "24")
+    path = tmp_path / "sends.csv"
+    path.write_text(
+        "TenantId,TimeGenerated,CorrelationId,Size,OperationName\n"
+        "t,2026-02-10T10:00:00Z,c1,0.1,SendMail\n"
+        f"{'x' * 25},2026-02-10T10:00:01Z,c2,0.2,SendMail\n"
+        + ("t,2026-02-10T10:00:02Z\n" if careful else "")
+    )
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send["CorrelationId"].to_list() == ["c1"]
+    reasons = dict(rejected.select("line", "reason").iter_rows())
+    assert reasons[3] == "TenantId: field longer than 24 bytes"
+
+
 def test_files_whose_dates_fit_both_orders_follow_the_file_that_settles_it(
     tmp_path: Path,
 ) -> None:

@@ -461,12 +461,17 @@ def finish(
         *provenance,
         *(pl.col(name).alias(alias) for alias, name in unused.items()),
     )
-    texts = [
-        (name, name)
+    lengths = [
+        (name, pl.col(name).str.len_bytes())
         for name in mapping.values()
         if not (name == "TimeGenerated" and typed_time is not None)
     ]
-    too_long = _too_long([*texts, *((name, alias) for alias, name in unused.items())])
+    # Read as categories by the scan, as text by a careful read.
+    lengths += [
+        (name, pl.col(alias).cast(pl.Categorical).cat.len_bytes())
+        for alias, name in unused.items()
+    ]
+    too_long = _too_long(lengths)
     if typed_time is None and "TimeGenerated" in mapping.values():
         # Parsed into a column of its own first: written inline, the parse
         # would run twice, once for the value and once for the reason.
@@ -494,19 +499,17 @@ def finish(
     return lf.drop(*unused)
 
 
-def _too_long(columns: Sequence[tuple[str, str]]) -> pl.Expr:
+def _too_long(lengths: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
     """Why a record is rejected for a value past the field limit, else null.
 
-    ``columns`` pairs each name to tell the user with the column it is read
-    from. A single value of megabytes is no log field but a broken or
+    ``lengths`` pairs each name to tell the user with the length in bytes of
+    its value. A single value of megabytes is no log field but a broken or
     hostile export; the record is rejected, naming the column, rather than
     carried through every table and report.
     """
     limit = max_field_bytes()
     reasons = [
-        pl.when(pl.col(column).str.len_bytes() > limit).then(
-            pl.lit(f"{name}: field longer than {limit} bytes")
-        )
-        for name, column in columns
+        pl.when(length > limit).then(pl.lit(f"{name}: field longer than {limit} bytes"))
+        for name, length in lengths
     ]
     return pl.coalesce(reasons) if reasons else pl.lit(None, pl.String)

@@ -169,7 +169,9 @@ def _source(
     others = [name for name in layout.header if name not in mapping]
 
     def scan(members: Sequence[Source]) -> pl.LazyFrame:
-        lf = _scan([member.path for member in members], layout, several=True)
+        lf = _scan(
+            [member.path for member in members], layout, several=True, unused=others
+        )
         return finish(
             name_files(lf, members),
             mapping=mapping,
@@ -182,7 +184,7 @@ def _source(
 
     def fast() -> pl.LazyFrame:
         return finish(
-            _scan([file.path], layout, several=False),
+            _scan([file.path], layout, several=False, unused=others),
             mapping=mapping,
             time_format=time_format,
             file=file.name,
@@ -228,7 +230,9 @@ def _source(
     )
 
 
-def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
+def _scan(
+    paths: list[Path], layout: _Layout, *, several: bool, unused: Sequence[str]
+) -> pl.LazyFrame:
     """The records of the files, each numbered by its position in its file.
 
     The line a record starts on is the position plus the newlines that the
@@ -236,19 +240,32 @@ def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
     field of every record costs more than a fifth of the scan, so it is left
     to ``_file_lines`` for the records that are shown.
     """
-    lf = _read(paths, layout, several=several)
+    lf = _read(paths, layout, several=several, unused=unused)
     position = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if several:
         position = position.over(PATH)
     return lf.with_columns(position.alias(SOURCE_LINE))
 
 
-def _read(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
+def _read(
+    paths: list[Path],
+    layout: _Layout,
+    *,
+    several: bool,
+    unused: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """The files' records as text.
+
+    The ``unused`` columns, read only to be checked, come as categories,
+    which hold a value that repeats on every row once.
+    """
+    schema: dict[str, pl.DataType] = dict.fromkeys(layout.header, pl.String())
+    schema |= dict.fromkeys(unused, pl.Categorical())
     return pl.scan_csv(
         paths,
         separator=layout.delimiter,
         skip_rows=layout.skip,
-        schema=dict.fromkeys(layout.header, pl.String()),
+        schema=schema,
         quote_char='"',
         encoding="utf8",
         glob=False,
