@@ -69,12 +69,14 @@ _PARTS_AT_ONCE: Final = 2
 _NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
 #: Why a record that matches no table is left out, where records are listed.
 NO_TABLE: Final = (
-    "matches no table: its Type, TableName or category names another table, "
-    "or none of them, its operation name or its export folder names one, and "
-    "it fills no field that only one table has"
+    "matches no table: its Type or category names another table, or none of "
+    "them, its TableName, operation name or export folder names one, and it "
+    "fills no field that only one table has"
 )
 #: A table signal that names no email table: the record is of another one.
 _ANOTHER_TABLE: Final = "_another"
+#: The signal columns that hold nothing but a table's name or category.
+_TABLE_NAMES: Final = ("Type", "Category")
 #: File and line of each record that matches no table.
 UNCLASSIFIED_SCHEMA: Final = {"file": pl.String(), "line": pl.Int64()}
 _TRUE: Final = ("true", "1", "yes")
@@ -161,11 +163,12 @@ def _per_distinct(
 def _signal(column: str, *, names_a_table: bool) -> pl.Expr:
     """The table a column's value names, where it names one of ours.
 
-    In a column whose values are table names (``names_a_table``: ``Type``,
-    ``TableName``, ``Category``), a value that names none of ours (an SMS or
-    chat table of the same workspace) marks its record as another table's.
-    An operation name unknown to acsmail is no such sign: the weaker
-    signals then decide.
+    In a column whose values are always table names (``names_a_table``:
+    ``Type``, ``Category``), a value that names none of ours (an SMS or chat
+    table of the same workspace) marks its record as another table's. Other
+    values are no such sign, and the weaker signals then decide: an
+    operation name unknown to acsmail, or the ``TableName`` of an az CLI
+    export, which names the query's result (``PrimaryResult``), not a table.
     """
     # A missing value names nothing, not another table.
     names = pl.Series([*_NAMES_OF_TABLES, None], dtype=pl.String)
@@ -199,8 +202,10 @@ def _by_content() -> pl.Expr:
 
 
 def _table_of_record() -> pl.Expr:
-    signals = [_signal(column, names_a_table=True) for column in SIGNAL_COLUMNS]
-    signals.append(_signal("OperationName", names_a_table=False))
+    signals = [
+        _signal(column, names_a_table=column in _TABLE_NAMES)
+        for column in (*SIGNAL_COLUMNS, "OperationName")
+    ]
     table = pl.coalesce(*signals, pl.col(HINT), _by_content())
     return table.replace(_ANOTHER_TABLE, None).alias(TABLE)
 

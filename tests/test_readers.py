@@ -1450,3 +1450,22 @@ def test_locale_times_with_and_without_a_fraction_share_a_file(
         datetime(2026, 2, 10, 16, 0, 2, tzinfo=UTC),
         datetime(2026, 2, 10, 16, 0, 3, 250000, tzinfo=UTC),
     ]
+
+
+def test_the_az_cli_table_name_of_a_query_result_is_no_other_table(
+    tmp_path: Path,
+) -> None:
+    # az adds "TableName": "PrimaryResult" to every row of a query's output;
+    # a projection without Type leaves the fields to tell the table.
+    rows = [
+        {"TableName": "PrimaryResult", "TimeGenerated": "2026-03-04T10:00:05Z",
+         "CorrelationId": "z1", "RecipientId": "a@y.example",
+         "DeliveryStatus": "Delivered"},
+        {"TableName": "PrimaryResult", "TimeGenerated": "2026-03-04T10:00:00Z",
+         "CorrelationId": "z1", "Size": "0.1", "UniqueRecipientsCount": "1"},
+    ]  # fmt: skip
+    path = tmp_path / "az.json"
+    path.write_text(json.dumps(rows))
+    send, status, _, rejected = _tables([str(path)], with_rejects=True)
+    assert (send.height, status["CorrelationId"].to_list()) == (1, ["z1"])
+    assert rejected.height == 0
