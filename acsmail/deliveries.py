@@ -230,14 +230,18 @@ def _first_of_each(
     return pl.concat([alone, contested]).drop(_SIZE)
 
 
-def _final_statuses(status: pl.LazyFrame) -> pl.LazyFrame:
+def _final_statuses(status: pl.LazyFrame, *, by_resource: bool) -> pl.LazyFrame:
     """The latest terminal status of each recipient of each message.
 
-    Most recipients have one terminal record, which wins as it is. Of the
+    A recipient is one of a message, and of a resource unless records meet
+    their message by message id alone (``by_resource`` false). Most
+    recipients have one terminal record, which wins as it is. Of the
     others, only the records at their group's latest time can win, and the
     tie-break order is applied to those alone.
     """
-    keys = ["CorrelationId", "RecipientId", "ResourceId"]
+    keys = ["CorrelationId", "RecipientId"]
+    if by_resource:
+        keys.append("ResourceId")
     terminal = status.filter(
         pl.col("RecipientId").is_not_null()
         & pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES)
@@ -389,7 +393,7 @@ def _kql(
     classify: bool = True,
     by_resource: bool = True,
 ) -> pl.LazyFrame:
-    final = _status_side(_final_statuses(status))
+    final = _status_side(_final_statuses(status, by_resource=by_resource))
     sends = _send_side(send)
     if by_resource:
         sends = sends.rename({"_SendResourceId": "ResourceId"})
@@ -462,8 +466,9 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         send = shared(dedupe(tables.send))
         status = shared(dedupe(tables.status))
         engagement = dedupe(tables.engagement)
-    earliest = shared(_earliest_sends(send, ["CorrelationId", "ResourceId"]))
-    final = _status_side(_final_statuses(status))
+    message = ["CorrelationId", "ResourceId"] if by_resource else ["CorrelationId"]
+    earliest = shared(_earliest_sends(send, message))
+    final = _status_side(_final_statuses(status, by_resource=by_resource))
     sends = _send_side(earliest)
     if by_resource:
         sends = sends.rename({"_SendResourceId": "ResourceId"})

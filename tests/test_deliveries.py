@@ -250,6 +250,32 @@ def test_deliveries_a_send_file_without_resources_still_meets_its_statuses(
     }
 
 
+def test_deliveries_by_message_alone_a_recipient_has_one_final_status(
+    tmp_path: Path,
+) -> None:
+    # The Failed status carries the send's resource, the later Delivered one
+    # comes from a file without the column: one recipient of one message,
+    # whose final status is Delivered, 5 s after the send.
+    send = _send("m1", "2026-02-10T10:00:00Z")
+    failed = _status("m1", "2026-02-10T10:00:01Z", "a@x.com", "Failed")
+    delivered = _status("m1", "2026-02-10T10:00:05Z", "a@x.com", "Delivered")
+    del delivered["_ResourceId"]
+    for name, record in (("send", send), ("st1", failed), ("st2", delivered)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(record) + "\n")
+    inputs = scan([str(tmp_path)])
+    (deliveries,) = inputs.collect(
+        lambda c: [build_deliveries(normalise(c)).collected().rows]
+    )
+    assert deliveries.select(
+        "RecipientId", "FinalDeliveryStatus", "DurationMilliseconds", "ResourceId"
+    ).rows() == [("a@x.com", "Delivered", 5000, RESOURCE)]
+    counts = inputs.collect(lambda c: [build_deliveries(normalise(c)).counts])[0]
+    assert counts.select("superseded_status_records", "final_statuses").row(0) == (
+        1,
+        1,
+    )
+
+
 @pytest.mark.parametrize(
     ("size", "category"),
     [
