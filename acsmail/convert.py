@@ -26,7 +26,7 @@ import polars as pl
 
 from acsmail.readers.detect import SKIPPED_NAMES
 from acsmail.report import Basis
-from acsmail.schema import ENGAGEMENT, SEND, STATUS
+from acsmail.schema import BY_MESSAGE, ENGAGEMENT, SEND, STATUS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,12 +72,16 @@ def conversion_plans(tables: Tables, directory: Path) -> list[pl.LazyFrame]:
     list of LazyFrame
         One sink per table, to be collected together.
     """
+    # Records of files without a resource column have none in the tables
+    # either; the mark lets a later read match them as this one did.
+    metadata = {BY_MESSAGE: "true"} if tables.by_message else None
     plans = []
     for table, lf in zip(
         _TABLES, (tables.send, tables.status, tables.engagement), strict=True
     ):
         data = lf.select(*table.schema, pl.lit(table.name).alias("Type"))
-        plans.append(data.sink_parquet(_partial(directory, table.name), lazy=True))
+        path = _partial(directory, table.name)
+        plans.append(data.sink_parquet(path, metadata=metadata, lazy=True))
     return plans
 
 

@@ -89,8 +89,8 @@ class Tables:
 
     ``rejected`` has columns file, line, reason, record; ``unclassified`` has
     file and line of records that belong to no table. ``by_message`` is set
-    when some files carry a resource and others do not
-    (``Inputs.lacking_resource``): records then match by message alone.
+    when records match their messages by message id alone
+    (``Inputs.by_message``).
     """
 
     send: pl.LazyFrame
@@ -438,7 +438,7 @@ def normalise(inputs: Inputs) -> Tables:
         rejected=rejected,
         unclassified=unclassified,
         absent=absent,
-        by_message=bool(inputs.lacking_resource()),
+        by_message=inputs.by_message,
     )
 
 
@@ -503,7 +503,7 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
         return replace(
             only,
             absent=absent_columns(inputs),
-            by_message=bool(inputs.lacking_resource()),
+            by_message=inputs.by_message,
         )
 
     def joined(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
@@ -516,5 +516,5 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
         rejected=joined([piece.rejected for piece in pieces]),
         unclassified=joined([piece.unclassified for piece in pieces]),
         absent=absent_columns(inputs),
-        by_message=bool(inputs.lacking_resource()),
+        by_message=inputs.by_message,
     )

@@ -12,6 +12,7 @@ from typing import Final
 import polars as pl
 
 __all__ = [
+    "BY_MESSAGE",
     "DELIVERIES_COLUMNS",
     "DELIVERY_STATUSES",
     "ENGAGEMENT",
@@ -236,6 +237,10 @@ _ALIASES: Final = {
 
 #: Columns read only to tell which table a record belongs to.
 SIGNAL_COLUMNS: Final = ("Type", "TableName", "Category")
+#: The key a table that ``convert`` wrote carries in its Parquet metadata
+#: when its records met their messages by CorrelationId alone (some input
+#: files had no resource column).
+BY_MESSAGE: Final = "acsmail.matched_by_message"
 
 _CANONICAL: Final = {
     name.lower(): name for table in TABLES for name in table.schema

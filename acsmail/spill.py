@@ -127,7 +127,7 @@ def spilled_basis(
                 written.setdefault((name, int(share)), []).append(path)
 
     absent = absent_columns(inputs)
-    by_message = bool(inputs.lacking_resource())
+    by_message = inputs.by_message
     none_rejected = pl.LazyFrame(schema=REJECTS_SCHEMA)
     none_unclassified = pl.LazyFrame(schema=UNCLASSIFIED_SCHEMA)
 

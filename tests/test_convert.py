@@ -257,3 +257,31 @@ def test_what_file_managers_leave_behind_does_not_set_the_report_aside(
     document, warnings = _report(str(out))
     assert "not used" not in warnings
     assert _files(document) == sorted(str(path) for path in SAMPLE.glob("*.csv"))
+
+
+def test_tables_converted_from_files_without_a_resource_still_meet_by_message(
+    tmp_path: Path,
+) -> None:
+    # The status file has no _ResourceId: read directly, its status meets
+    # the send by CorrelationId. The converted tables hold a null resource
+    # for it, and must be read the same way.
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    send = {"TimeGenerated": "2026-03-04T10:00:00Z", "OperationName": "SendMail",
+            "CorrelationId": "m1", "Size": 0.01, "UniqueRecipientsCount": 1,
+            "_ResourceId": "/subscriptions/x/acs1"}  # fmt: skip
+    status = {"TimeGenerated": "2026-03-04T10:00:02Z", "CorrelationId": "m1",
+              "OperationName": "DeliveryStatusUpdate", "RecipientId": "a@x.com",
+              "DeliveryStatus": "Delivered"}  # fmt: skip
+    (exports / "send.json").write_text(json.dumps(send) + "\n")
+    (exports / "status.json").write_text(json.dumps(status) + "\n")
+    converted = tmp_path / "converted"
+    result = CliRunner().invoke(cli, ["convert", str(exports), "-o", str(converted)])
+    assert result.exit_code == 0, result.stderr
+    rows = CliRunner().invoke(cli, ["deliveries", str(converted), "-f", "json"])
+    assert rows.exit_code == 0, rows.stderr
+    (row,) = json.loads(rows.stdout)
+    assert (row["Completeness"], row["DurationMilliseconds"]) == ("complete", 2000)
+    assert "records are matched to their message by CorrelationId alone" in (
+        rows.stderr
+    )

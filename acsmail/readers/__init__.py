@@ -259,6 +259,16 @@ class Inputs:
         return lacking if len(lacking) < len(filled) else []
 
     @property
+    def by_message(self) -> bool:
+        """Whether records meet their messages by CorrelationId alone.
+
+        So they do where some files lack a resource column
+        (``lacking_resource``), and in tables converted from such files.
+        """
+        converted = any(source.by_message for source in self.sources)
+        return converted or bool(self.lacking_resource())
+
+    @property
     def columns(self) -> frozenset[str]:
         """Canonical columns carried by at least one file."""
         return frozenset().union(*(source.columns for source in self.sources))
@@ -546,6 +556,13 @@ def scan(
         raise
     inputs = Inputs(sources)
     spool.tie_to(inputs)
+    converted = [source for source in sources if source.by_message]
+    if converted:
+        converted[0].warnings.append(
+            f"{converted[0].name}: converted from files some of which had no "
+            "ResourceId column; records are matched to their message by "
+            "CorrelationId alone, as they were then"
+        )
     lacking = inputs.lacking_resource()
     if lacking:
         others = f" and {len(lacking) - 1} other file(s)" if len(lacking) > 1 else ""

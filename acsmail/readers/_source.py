@@ -211,6 +211,10 @@ class Source:
         scan that fails on any other record (a narrowed one) is in force.
     dates
         How the file writes its datetimes, as its sample showed.
+    by_message
+        True for a table that ``convert`` wrote from files some of which
+        had no resource column: its records meet their messages by
+        CorrelationId alone, as they did then.
     """
 
     path: Path
@@ -230,6 +234,7 @@ class Source:
     widen: Callable[[], None] | None = None
     table: str | None = None
     dates: TimeFormat | None = None
+    by_message: bool = False
     _careful: Careful | None = None
     _line_map: np.ndarray | None = None
 

@@ -28,7 +28,7 @@ from acsmail.readers._source import (
     rejects_frame,
     sample_time_format,
 )
-from acsmail.schema import SOURCE_LINE, TIME
+from acsmail.schema import BY_MESSAGE, SOURCE_LINE, TIME
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -151,6 +151,7 @@ def open_parquet(
     )
     source.warnings.extend(warnings)
     source.dates = time_format
+    source.by_message = pl.read_parquet_metadata(file.path).get(BY_MESSAGE) == "true"
     return source
 
 
