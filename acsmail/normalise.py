@@ -67,6 +67,7 @@ _LARGEST_COUNT: Final = 2**53
 #: one more part's raw text.
 _PARTS_AT_ONCE: Final = 2
 _NO_MESSAGE_ID: Final = "CorrelationId: missing (the record names no message)"
+_NO_TIME: Final = "TimeGenerated: missing (the record has no time)"
 #: Why a record that matches no table is left out, where records are listed.
 NO_TABLE: Final = (
     "matches no table: its Type or category names another table, or none of "
@@ -324,10 +325,12 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
         for column, dtype in cast.items()
     ]
     # Without its message id a record cannot be joined to its message; kept,
-    # all such records would pass for one message.
+    # all such records would pass for one message. Without its time it can
+    # be neither ordered among its message's records nor timed.
     reasons.append(
         pl.when(pl.col("CorrelationId").is_null()).then(pl.lit(_NO_MESSAGE_ID))
     )
+    reasons.append(pl.when(pl.col("TimeGenerated").is_null()).then(pl.lit(_NO_TIME)))
     lf = lf.with_columns(pl.coalesce(pl.col(REJECT), *reasons).alias(REJECT)).drop(
         [_text_of(column) for column in cast]
     )

@@ -404,23 +404,37 @@ def test_deliveries_merge_duplicates_the_same_either_way(
 
 
 @pytest.mark.parametrize("in_memory", [False, True])
-def test_deliveries_status_times_missing_in_a_group(
+def test_deliveries_records_without_a_time_are_rejected(
     tmp_path: Path, *, in_memory: bool
 ) -> None:
+    # A record with no time can be neither ordered among its message's
+    # records nor timed: it is rejected with its line, as one without a
+    # message id is. m1's statuses (lines 4, 5) both lack one, so m1 has no
+    # final status; m2 keeps its timed Delivered over the timeless Failed
+    # (line 7); m3's send (line 3) is gone, so its status has no send.
     records = [
         _send("m1", "2026-02-10T10:00:00Z"),
         _send("m2", "2026-02-10T10:00:00Z"),
-        # m1: no time on either status; the worse one wins, with no tie counted.
+        _send("m3", ""),
         _status("m1", "", "a@x.com", "Delivered"),
         _status("m1", "", "a@x.com", "Bounced"),
-        # m2: a status without a time loses to one that has a time.
         _status("m2", "2026-02-10T10:00:05Z", "b@x.com", "Delivered"),
         _status("m2", "", "b@x.com", "Failed"),
+        _status("m3", "2026-02-10T10:00:05Z", "c@x.com", "Delivered"),
     ]
     rows, counts = _built(tmp_path, records, in_memory=in_memory)
-    final = dict(rows.select("MessageId", "FinalDeliveryStatus").rows())
-    assert final == {"m1": "Bounced", "m2": "Delivered"}
-    assert counts["ties"] == 0
+    final = dict(rows.select("MessageId", "Completeness").rows())
+    assert final == {
+        "m1": "no-final-status",
+        "m2": "complete",
+        "m3": "no-send-record",
+    }
+    assert counts["rejected"] == 4
+    rejected = normalise(scan([str(tmp_path / "export.json")])).rejected.collect()
+    assert sorted(rejected.select("line", "reason").rows()) == [
+        (line, "TimeGenerated: missing (the record has no time)")
+        for line in (3, 4, 5, 7)
+    ]
 
 
 def test_padding_around_statuses_flags_and_recipients_is_not_a_value(
