@@ -121,8 +121,9 @@ def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
         and entry.name not in SKIPPED_NAMES
     )
     if others:
+        named = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
         return (
-            f"the output folder {directory} holds other files ({others[0]}, …); "
+            f"the output folder {directory} holds other files ({named}); "
             "convert writes into an empty folder or over its own earlier output"
         )
     return None

@@ -181,7 +181,11 @@ def test_convert_refuses_folders_it_would_read_or_that_hold_other_files(
     (other / "README.txt").write_text("notes\n")
     code, message = _convert(str(export), "-o", str(other))
     assert code == 2
-    assert "README.txt" in message
+    assert "holds other files (README.txt); convert writes" in message
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (other / name).write_text("more\n")
+    code, message = _convert(str(export), "-o", str(other))
+    assert "holds other files (README.txt, a.txt, b.txt, …)" in message
     assert _convert(str(export), "-o", "")[0] == 2
     # Over its own earlier output it may write again.
     converted = tmp_path / "converted"
