@@ -149,7 +149,7 @@ def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--message-id",
             "message_ids",
             multiple=True,
-            help="Keep only this message id (repeatable).",
+            help="Keep only this message, by its id or InternetMessageId (repeatable).",
         ),
     ]
     for decorator in reversed(decorators):

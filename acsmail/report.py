@@ -159,8 +159,8 @@ def apply_filters(rows: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
     """Keep the deliveries rows that pass every filter.
 
     A row's time is its send time, or its final status time when the send is
-    not in the export. Domains, senders and statuses match case-insensitively;
-    a sender is a whole address or a domain.
+    not in the export. Domains, senders, statuses and message ids match
+    case-insensitively; a sender is a whole address or a domain.
     """
     when = pl.coalesce("SendTime", "FinalStatusTime")
     conditions: list[pl.Expr] = []
@@ -184,8 +184,15 @@ def apply_filters(rows: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
             pl.col("FinalDeliveryStatus").str.to_lowercase().is_in(wanted)
         )
     if filters.message_ids:
-        wanted = [m.lower() for m in filters.message_ids]
-        conditions.append(pl.col("MessageId").str.to_lowercase().is_in(wanted))
+        # A message id, or an InternetMessageId with or without its angle
+        # brackets, which keeps every row of the message it names.
+        wanted = [m.strip().lower() for m in filters.message_ids]
+        bare = [m.removeprefix("<").removesuffix(">") for m in wanted]
+        internet = pl.col("InternetMessageId").str.to_lowercase().str.strip_chars("<>")
+        conditions.append(
+            pl.col("MessageId").str.to_lowercase().is_in(wanted)
+            | internet.is_in(bare).fill_null(False).any().over("MessageId")
+        )
     if not conditions:
         return rows
     return rows.filter(pl.all_horizontal(conditions))

@@ -9,16 +9,13 @@ import stat
 import subprocess
 import sys
 import threading
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
 from acsmail.cli import cli
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 COMMANDS = sorted(cli.commands)  # type: ignore[attr-defined]
 
@@ -575,3 +572,27 @@ def test_a_deliveries_dataset_given_as_input_is_refused(
         f"Error: {written}: this is a deliveries dataset written by acsmail, not "
         "a log export; pass the exports it was built from\n"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "f7667a44-95fa-4377-855a-5c964672a108",
+        "<F7667A44-95FA-4377-855A-5C964672A108@azurecomm.net>",
+        "f7667a44-95fa-4377-855a-5c964672a108@AZURECOMM.NET",
+    ],
+)
+def test_the_message_id_filter_takes_an_internet_message_id(value: str) -> None:
+    # The sample's m03 (fixtures/sample/build.py) has three recipients, and
+    # its statuses carry the InternetMessageId <its id@azurecomm.net>.
+    sample = Path(__file__).parent.parent / "fixtures" / "sample" / "csv"
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(sample), "--message-id", value, "-f", "json", "-q"]
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert sorted(row["RecipientId"] for row in rows) == [
+        "carol@yahoo.com",
+        "dave@gmail.com",
+        "erin@contoso.com",
+    ]
