@@ -381,6 +381,14 @@ def _output_options(
     return decorate
 
 
+#: Said when the filters leave no row, so that an empty result is not
+#: taken for an export without deliveries.
+_KEPT_NOTHING: Final = (
+    "the filters keep no delivery of this export (--until is exclusive; "
+    "--message-id and --recipient-domain must match whole values)"
+)
+
+
 def _warn(message: str, *, quiet: bool) -> None:
     # Warnings quote log values and file names: neither may drive the terminal.
     if not quiet:
@@ -655,7 +663,16 @@ def report(
             strict=strict,
             quiet=quiet,
         )
-    text = render_report(dict(zip(SECTIONS, frames, strict=True)), form)
+    sections = dict(zip(SECTIONS, frames, strict=True))
+    overview = sections["overview"]
+    if (
+        filters.active
+        and not overview.select(
+            pl.col("recipients_final") + pl.col("pending_messages")
+        ).item()
+    ):
+        _warn(_KEPT_NOTHING, quiet=quiet)
+    text = render_report(sections, form)
     with _open_output(output) as out:
         out.write(text.encode())
 
@@ -741,6 +758,8 @@ def deliveries(
         quiet=quiet,
         redactor=redactor,
     )
+    if filters.active and rows.height == 0:
+        _warn(_KEPT_NOTHING, quiet=quiet)
     if _to_terminal(output):
         rows = for_terminal(rows)
     with _open_output(output) as out:

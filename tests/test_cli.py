@@ -596,3 +596,23 @@ def test_the_message_id_filter_takes_an_internet_message_id(value: str) -> None:
         "dave@gmail.com",
         "erin@contoso.com",
     ]
+
+
+@pytest.mark.parametrize("command", ["report", "deliveries"])
+def test_filters_that_match_nothing_say_so(command: str, export: Path) -> None:
+    # The export's one delivery is to example.com: gmail.com keeps nothing,
+    # and the user is told, not left with an empty result; -q silences it.
+    told = "the filters keep no delivery of this export"
+    empty = CliRunner().invoke(
+        cli, [command, str(export), "--recipient-domain", "gmail.com"]
+    )
+    assert empty.exit_code == 0, empty.stderr
+    assert told in empty.stderr
+    kept = CliRunner().invoke(
+        cli, [command, str(export), "--recipient-domain", "example.com"]
+    )
+    assert told not in kept.stderr
+    quiet = CliRunner().invoke(
+        cli, [command, str(export), "--recipient-domain", "gmail.com", "-q"]
+    )
+    assert quiet.stderr == ""
