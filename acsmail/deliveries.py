@@ -11,7 +11,7 @@ the dataset, each row saying in ``Completeness`` which case it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 
@@ -386,6 +386,31 @@ def _classify(
     )
 
 
+def _met(
+    final: pl.LazyFrame,
+    sends: pl.LazyFrame,
+    *,
+    by_resource: bool,
+    how: Literal["inner", "full"],
+) -> pl.LazyFrame:
+    """Final statuses beside their sends, by message and resource or by message.
+
+    Matched by message alone, a row's resource is its status's, else its
+    send's.
+    """
+    if by_resource:
+        sends = sends.rename({"_SendResourceId": "ResourceId"})
+        keys = ["MessageId", "ResourceId"]
+    else:
+        keys = ["MessageId"]
+    joined = final.join(sends, on=keys, how=how, coalesce=True, nulls_equal=True)
+    if by_resource:
+        return joined
+    return joined.with_columns(
+        pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
+    )
+
+
 def _kql(
     send: pl.LazyFrame,
     status: pl.LazyFrame,
@@ -394,15 +419,7 @@ def _kql(
     by_resource: bool = True,
 ) -> pl.LazyFrame:
     final = _status_side(_final_statuses(status, by_resource=by_resource))
-    sends = _send_side(send)
-    if by_resource:
-        sends = sends.rename({"_SendResourceId": "ResourceId"})
-    keys = ["MessageId", "ResourceId"] if by_resource else ["MessageId"]
-    joined = final.join(sends, on=keys, how="inner", nulls_equal=True)
-    if not by_resource:
-        joined = joined.with_columns(
-            pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
-        )
+    joined = _met(final, _send_side(send), by_resource=by_resource, how="inner")
     joined = joined.filter(pl.col("FinalStatusTime") >= pl.col("SendTime"))
     lf = _classify(_enrich(joined), extract_from_text=False, enabled=classify)
     return _sorted(lf.select(DELIVERIES_COLUMNS))
@@ -452,8 +469,6 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
         )
         return Deliveries(rows)
 
-    keys = ["MessageId", "ResourceId"] if by_resource else ["MessageId"]
-
     def shared(lf: pl.LazyFrame) -> pl.LazyFrame:
         # The dataset and its counts start from the same merged records.
         return lf.collect(engine=ENGINE).lazy() if options.in_memory else lf.cache()
@@ -469,15 +484,7 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
     message = ["CorrelationId", "ResourceId"] if by_resource else ["CorrelationId"]
     earliest = shared(_earliest_sends(send, message))
     final = _status_side(_final_statuses(status, by_resource=by_resource))
-    sends = _send_side(earliest)
-    if by_resource:
-        sends = sends.rename({"_SendResourceId": "ResourceId"})
-
-    joined = final.join(sends, on=keys, how="full", coalesce=True, nulls_equal=True)
-    if not by_resource:
-        joined = joined.with_columns(
-            pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
-        )
+    joined = _met(final, _send_side(earliest), by_resource=by_resource, how="full")
     joined = _enrich(joined).with_columns(_completeness())
     rows = shared(_classify(joined, extract_from_text=True, enabled=options.classify))
     counts = _accounting(tables, (send, status, engagement), earliest, rows)
