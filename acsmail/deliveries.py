@@ -10,6 +10,8 @@ the dataset, each row saying in ``Completeness`` which case it is.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -208,14 +210,27 @@ def _difference(a: pl.LazyFrame, b: pl.LazyFrame, name: str) -> pl.LazyFrame:
     return joined.select((pl.col("a") - pl.col("b")).alias(name))
 
 
+def _sharers(keys: list[str]) -> pl.Expr:
+    """How many records share a record's keys, or a hash of them: 1 when alone.
+
+    Records with the same keys have the same hash, so a record that shares
+    its hash with no other is certainly alone in its group; the few others
+    that share a hash by chance are sorted out by their keys. Counting by one
+    integer is about twice as fast as counting by the key columns.
+    """
+    hashed = [pl.col(key).hash(seed) for seed, key in enumerate(keys)]
+    return pl.len().over(functools.reduce(operator.xor, hashed))
+
+
 def _first_of_each(
     lf: pl.LazyFrame, keys: list[str], order: list[str], descending: list[bool]
 ) -> pl.LazyFrame:
     """The first record of each group under an order.
 
-    ``lf`` carries ``_SIZE``, the number of records in each one's group, and
-    is read twice, so it should be cached. A record alone in its group wins
-    as it is. Of the others only the row numbers are sorted, within each
+    ``lf`` carries ``_SIZE``, at least the number of records in each one's
+    group and 1 only for a record alone in it (``_sharers``); it is read
+    twice, so it should be cached. A record alone in its group wins as it
+    is. Of the others only the row numbers are sorted, within each
     group, and the winners fetched by them: sorting every column costs many
     times more.
     """
@@ -246,7 +261,7 @@ def _final_statuses(status: pl.LazyFrame, *, by_resource: bool) -> pl.LazyFrame:
         pl.col("RecipientId").is_not_null()
         & pl.col("DeliveryStatus").is_in(TERMINAL_STATUSES)
     )
-    sized = terminal.with_columns(pl.len().over(keys).alias(_SIZE)).cache()
+    sized = terminal.with_columns(_sharers(keys).alias(_SIZE)).cache()
     time = pl.col("TimeGenerated")
     latest = time.max().over(keys)
     # A group whose times are all missing has no latest time: all of it
@@ -273,7 +288,7 @@ def _final_statuses(status: pl.LazyFrame, *, by_resource: bool) -> pl.LazyFrame:
 def _earliest_sends(send: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     """One send per message: the earliest record."""
     order = ["TimeGenerated", SOURCE_FILE, SOURCE_LINE]
-    sized = send.with_columns(pl.len().over(keys).alias(_SIZE)).cache()
+    sized = send.with_columns(_sharers(keys).alias(_SIZE)).cache()
     return _first_of_each(sized, keys, order, [False] * len(order))
 
 
