@@ -198,17 +198,40 @@ def apply_filters(rows: pl.LazyFrame, filters: Filters) -> pl.LazyFrame:
     return rows.filter(pl.all_horizontal(conditions))
 
 
-def nearest_rank(expr: pl.Expr, fraction: float) -> pl.Expr:
-    """The nearest-rank percentile: the value at rank ceil(p * n) of the sorted data."""
+def nearest_rank(expr: pl.Expr, fraction: float, *, ordered: bool = False) -> pl.Expr:
+    """The nearest-rank percentile: the value at rank ceil(p * n) of the sorted data.
+
+    ``ordered`` says the values come sorted already, as they do in the
+    groups of rows sorted by them (a group keeps the order of its rows).
+    """
     values = expr.drop_nulls()
     rank = (values.len() * fraction).ceil().cast(pl.Int64) - 1
-    return values.sort().get(rank.clip(lower_bound=0), null_on_oob=True)
+    if not ordered:
+        values = values.sort()
+    return values.get(rank.clip(lower_bound=0), null_on_oob=True)
+
+
+def distinct_count(column: str) -> pl.Expr:
+    """How many distinct values a text column holds, counted by their hashes.
+
+    Two 64-bit hashes of different seeds stand for each value, as one
+    128-bit integer: counting integers takes half the time of counting
+    text. Two of a million values would share both hashes with a chance of
+    about one in 10**27.
+    """
+    text = pl.col(column)
+    high = text.hash(1).cast(pl.Int128) * 2**64
+    return (high + text.hash(2).cast(pl.Int128)).n_unique()
 
 
 def _latency_aggs(seconds: pl.Expr) -> list[pl.Expr]:
+    """Latency figures of values sorted beforehand."""
     return [
         pl.len().alias("delivered"),
-        *(nearest_rank(seconds, p).alias(name) for name, p in PERCENTILES),
+        *(
+            nearest_rank(seconds, p, ordered=True).alias(name)
+            for name, p in PERCENTILES
+        ),
         seconds.max().alias("max"),
     ]
 
@@ -226,11 +249,16 @@ def _final(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _latency(rows: pl.LazyFrame) -> pl.LazyFrame:
-    delivered = rows.filter(
-        (pl.col("FinalDeliveryStatus") == "Delivered")
-        & (pl.col("Completeness") == "complete")
-    )
     seconds = pl.col("DurationSeconds")
+    # Sorted once, rather than within each domain for each percentile.
+    delivered = (
+        rows.filter(
+            (pl.col("FinalDeliveryStatus") == "Delivered")
+            & (pl.col("Completeness") == "complete")
+        )
+        .select("RecipientDomain", "DurationSeconds")
+        .sort(seconds, nulls_last=True)
+    )
     overall = delivered.select(
         pl.lit("(all)").alias("scope"), *_latency_aggs(seconds)
     ).with_columns(pl.col("delivered").cast(pl.UInt32))
@@ -435,7 +463,7 @@ def _sizes(rows: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("MessageSizeCategory").fill_null(_NO_SIZE).alias("size_category")
         )
         .agg(
-            pl.col("MessageId").n_unique().alias("messages"),
+            distinct_count("MessageId").alias("messages"),
             pl.len().alias("recipients"),
             _share(_status_is("Delivered"), pl.len()).alias("delivered_share"),
         )
@@ -456,7 +484,7 @@ def _hours(rows: pl.LazyFrame) -> pl.LazyFrame:
     return (
         final.group_by(pl.col("SendTime").dt.truncate("1h").alias("hour"))
         .agg(
-            pl.col("MessageId").n_unique().alias("sends"),
+            distinct_count("MessageId").alias("sends"),
             pl.len().alias("recipients"),
             _share(_status_is("Delivered"), pl.len()).alias("delivered_share"),
             (milliseconds.mean() / 1000).round(3).alias("mean_latency"),
@@ -647,7 +675,7 @@ def _overview(
     final = _final(rows)
     completeness = pl.col("Completeness")
     if filters.active:
-        messages = rows.select(pl.col("MessageId").n_unique().alias("messages"))
+        messages = rows.select(distinct_count("MessageId").alias("messages"))
     else:
         messages = counts.select("messages")
     figures = rows.select(
@@ -770,7 +798,7 @@ def deliveries_figures(
     ids = pl.concat(
         [tables.send.select("CorrelationId"), tables.status.select("CorrelationId")]
     )
-    messages = ids.select(pl.col("CorrelationId").n_unique().cast(pl.Int64))
+    messages = ids.select(distinct_count("CorrelationId").cast(pl.Int64))
     counts = pl.concat(
         [deliveries.counts, messages.rename({"CorrelationId": "messages"})],
         how="horizontal",
