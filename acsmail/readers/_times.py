@@ -244,5 +244,6 @@ def iso_retry(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     lower-case ``t`` between date and time, which RFC 3339 allows, is read
     here too.
     """
-    retry = pl.when(parsed.is_null()).then(raw.str.to_uppercase())
+    # Folded after the mask, so that only the failed values are copied.
+    retry = pl.when(parsed.is_null()).then(raw).str.to_uppercase()
     return pl.coalesce(parsed, *(_parsed(retry, iso) for iso in _ISO))
