@@ -388,6 +388,13 @@ _KEPT_NOTHING: Final = (
     "--message-id and --recipient-domain must match whole values)"
 )
 
+#: Printed under a filtered report's overview: the counts of records are
+#: made before any delivery exists to filter, so they stay the export's.
+_FILTERED_OVERVIEW: Final = (
+    "The filters apply to the figures from messages to clock skew. The counts "
+    "after them, from duplicate records merged on, are of the whole export."
+)
+
 
 def _warn(message: str, *, quiet: bool) -> None:
     # Warnings quote log values and file names: neither may drive the terminal.
@@ -672,7 +679,8 @@ def report(
         ).item()
     ):
         _warn(_KEPT_NOTHING, quiet=quiet)
-    text = render_report(sections, form)
+    notes = {"overview": _FILTERED_OVERVIEW} if filters.active else None
+    text = render_report(sections, form, notes)
     with _open_output(output) as out:
         out.write(text.encode())
 

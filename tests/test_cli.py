@@ -616,3 +616,20 @@ def test_filters_that_match_nothing_say_so(command: str, export: Path) -> None:
         cli, [command, str(export), "--recipient-domain", "gmail.com", "-q"]
     )
     assert quiet.stderr == ""
+
+
+@pytest.mark.parametrize("form", ["table", "markdown", "html"])
+def test_filtered_overview_says_which_counts_are_the_exports(
+    form: str, export: Path
+) -> None:
+    # Duplicates, ties and the other record counts are made before there is
+    # a delivery to filter; under a filter the overview says they are the
+    # whole export's, and without one it says nothing of the kind.
+    said = "are of the whole export"
+    filtered = CliRunner().invoke(
+        cli, ["report", str(export), "-f", form, "--recipient-domain", "example.com"]
+    )
+    assert filtered.exit_code == 0, filtered.stderr
+    assert filtered.stdout.count(said) == 1
+    whole = CliRunner().invoke(cli, ["report", str(export), "-f", form])
+    assert said not in whole.stdout

@@ -198,7 +198,12 @@ def _rows(df: pl.DataFrame, *, markdown: bool) -> tuple[list[str], list[list[Any
     return df.columns, rows
 
 
-def _text(sections: Mapping[str, pl.DataFrame], *, markdown: bool) -> str:
+def _text(
+    sections: Mapping[str, pl.DataFrame],
+    notes: Mapping[str, str],
+    *,
+    markdown: bool,
+) -> str:
     parts = []
     for name, df in sections.items():
         headers, rows = _rows(df, markdown=markdown)
@@ -218,8 +223,8 @@ def _text(sections: Mapping[str, pl.DataFrame], *, markdown: bool) -> str:
             disable_numparse=True,
         )
         parts.append(table + "\n")
-        if name in NOTES:
-            parts.append(f"> {NOTES[name]}\n" if markdown else f"{NOTES[name]}\n")
+        if name in notes:
+            parts.append(f"> {notes[name]}\n" if markdown else f"{notes[name]}\n")
     return "\n".join(parts)
 
 
@@ -261,19 +266,26 @@ def _json(sections: Mapping[str, pl.DataFrame]) -> str:
     return _RAW_IN_JSON.sub(_json_escape, text)
 
 
-def render_report(sections: Mapping[str, pl.DataFrame], form: str) -> str:
+def render_report(
+    sections: Mapping[str, pl.DataFrame],
+    form: str,
+    notes: Mapping[str, str] | None = None,
+) -> str:
     """Render collected report sections as table, Markdown, JSON or HTML text.
 
     In JSON the report is one object whose keys are the section names, each a
-    list of row objects. HTML is one self-contained page with charts.
+    list of row objects. HTML is one self-contained page with charts. The
+    ``notes`` are sentences printed under the sections they name, besides
+    those of ``NOTES``; JSON carries none.
     """
+    shown = {**NOTES, **(notes or {})}
     if form == "html":
         from acsmail.render.html import render_html
 
-        return render_html(sections)
+        return render_html(sections, notes=shown)
     if form == "json":
         return _json(sections)
-    return _text(sections, markdown=form == "markdown")
+    return _text(sections, shown, markdown=form == "markdown")
 
 
 def neutralise_formulas(df: pl.DataFrame) -> pl.DataFrame:

@@ -170,7 +170,10 @@ class _Section:
 
 
 def render_html(
-    sections: Mapping[str, pl.DataFrame], *, title: str = PAGE_TITLE
+    sections: Mapping[str, pl.DataFrame],
+    *,
+    title: str = PAGE_TITLE,
+    notes: Mapping[str, str] = NOTES,
 ) -> str:
     """Render collected report sections as one self-contained HTML page.
 
@@ -183,6 +186,8 @@ def render_html(
         they have rows; every section is also shown as a table.
     title
         The page's heading.
+    notes
+        Sentences shown under the sections they name.
 
     Returns
     -------
@@ -195,7 +200,8 @@ def render_html(
         if df.height and (figure := _figure(name, df)) is not None
     }
     shown = [
-        _section(name, df, f"chart-{name}" in charts) for name, df in sections.items()
+        _section(name, df, f"chart-{name}" in charts, notes.get(name))
+        for name, df in sections.items()
     ]
     return _page(title, shown, charts)
 
@@ -247,7 +253,9 @@ def _policy(*scripts: str) -> str:
     )
 
 
-def _section(name: str, df: pl.DataFrame, has_chart: bool) -> _Section:
+def _section(
+    name: str, df: pl.DataFrame, has_chart: bool, note: str | None
+) -> _Section:
     if df.height == 1 and name == "overview":
         # The overview is one wide row; it reads better standing up.
         rows = [
@@ -269,7 +277,7 @@ def _section(name: str, df: pl.DataFrame, has_chart: bool) -> _Section:
         title=TITLES.get(name, name),
         headers=headers,
         rows=rows,
-        note=NOTES.get(name),
+        note=note,
         chart=f"chart-{name}" if has_chart else None,
     )
 
