@@ -244,7 +244,7 @@ def _expected(dtype: pl.DataType) -> str | None:
     if dtype == pl.Boolean:
         return "true or false"
     if dtype == pl.Int64:
-        return "a whole number of at least 0"
+        return f"a whole number from 0 to {_LARGEST_COUNT - 1}"
     return "a number of at least 0"
 
 
