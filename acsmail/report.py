@@ -7,7 +7,7 @@ filtered deliveries and collected together, so the export is read once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
@@ -832,10 +832,16 @@ def build_report(basis: Basis, filters: Filters) -> dict[str, pl.LazyFrame]:
         The sections, in the order of ``SECTIONS``.
     """
     rows = apply_filters(basis.rows, filters)
+    delivered = apply_filters(basis.delivered, replace(filters, message_ids=()))
+    if filters.message_ids:
+        # The delivered rows lack the InternetMessageId that may name their
+        # message: they keep the messages that the filtered rows kept.
+        kept = rows.select("MessageId").unique()
+        delivered = delivered.join(kept, on="MessageId", how="semi")
     # Both engagement sections start from it: computed once. (The cache sits
     # here rather than in the basis: a plan that is a cache of a plan holding
     # caches of its own fails to collect alone in this Polars.)
-    delivered = apply_filters(basis.delivered, filters).cache()
+    delivered = delivered.cache()
     sections = {
         "inputs": basis.inputs,
         "absent_columns": basis.absent,

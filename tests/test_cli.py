@@ -633,3 +633,52 @@ def test_filtered_overview_says_which_counts_are_the_exports(
     assert filtered.stdout.count(said) == 1
     whole = CliRunner().invoke(cli, ["report", str(export), "-f", form])
     assert said not in whole.stdout
+
+
+def test_report_message_id_filter_keeps_that_message_everywhere(
+    tmp_path: Path,
+) -> None:
+    # Two delivered messages, each viewed once. The second is named by the
+    # InternetMessageId of its status; either way of naming a message keeps
+    # its one delivery in the overview and its one view in engagement.
+    second = "0f6d3c1e-0000-4000-8000-000000000002"
+    records = [
+        SEND,
+        STATUS,
+        {**SEND, "CorrelationId": second},
+        {
+            **STATUS,
+            "CorrelationId": second,
+            "RecipientId": "other@contoso.com",
+            "InternetMessageId": "<Second@Mail.Example>",
+        },
+    ]
+    viewed = [
+        (SEND["CorrelationId"], STATUS["RecipientId"]),
+        (second, "other@contoso.com"),
+    ]
+    for message, recipient in viewed:
+        records.append(
+            {
+                "TimeGenerated": "2026-02-10T10:05:00Z",
+                "CorrelationId": message,
+                "OperationName": "UserEngagementUpdate",
+                "RecipientId": recipient,
+                "EngagementType": "View",
+                "_ResourceId": SEND["_ResourceId"],
+            }
+        )
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    for named in [second.upper(), "<second@mail.example>", "second@mail.example"]:
+        result = CliRunner().invoke(
+            cli, ["report", str(path), "--message-id", named, "-f", "json"]
+        )
+        assert result.exit_code == 0, result.stderr
+        report = json.loads(result.stdout)
+        overview = report["overview"][0]
+        assert (overview["messages"], overview["delivered"]) == (1, 1)
+        assert [
+            (row["domain"], row["delivered"], row["views"])
+            for row in report["engagement"]
+        ] == [("contoso.com", 1, 1)]
