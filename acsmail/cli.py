@@ -271,6 +271,33 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
         raise click.ClickException(printable(msg)) from error
 
 
+def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
+    """Refuse an output that is an input file or lies inside an input folder.
+
+    Written over an input it would replace the export; written into an input
+    folder, the next run on that folder would read it as part of the export.
+    """
+    for output in outputs:
+        if output is None or output == "-":
+            continue
+        target = Path(output).resolve()
+        for given in paths:
+            if given == "-":
+                continue
+            source = Path(given).resolve()
+            if target == source or (
+                target.exists() and source.exists() and target.samefile(source)
+            ):
+                msg = f"{output}: is one of the inputs; writing it would replace that input"
+                raise click.UsageError(msg)
+            if source.is_dir() and target.is_relative_to(source):
+                msg = (
+                    f"{output}: is inside the input folder {given}, where the next "
+                    "run would read it as part of the export"
+                )
+                raise click.UsageError(msg)
+
+
 def _to_terminal(path: str) -> bool:
     """Whether the output goes to a screen, where log text must be escaped."""
     return path == "-" and sys.stdout.isatty()
@@ -652,6 +679,7 @@ def report(
       acsmail report fixtures/sample/csv
       acsmail report exports/ --recipient-domain gmail.com -f markdown -o report.md
     """
+    _outputs_apart(paths, output, rejects_path)
     filters = _filters(filter_options)
     redactor = _redactor(filter_options)
     frames = _saved_frames(
@@ -738,6 +766,7 @@ def deliveries(
       acsmail deliveries fixtures/sample/csv -o deliveries.csv
       acsmail deliveries exports/ --kql-compatible -f parquet -o kql.parquet
     """
+    _outputs_apart(paths, output, rejects_path)
     if kql_compatible and include_pending:
         msg = "--include-pending cannot be combined with --kql-compatible"
         raise click.UsageError(msg)
@@ -802,6 +831,7 @@ def inspect_command(
       acsmail inspect fixtures/sample/ndjson
       acsmail inspect exports/ -f json -o inputs.json
     """
+    _outputs_apart(paths, output, rejects_path)
     redactor = _redactor(privacy_options)
     inputs = _read(paths, date_order, quiet)
     found = inspect(inputs, redactor)
@@ -868,6 +898,7 @@ def trace_command(
       acsmail trace 51adcd4f-c1ca-470f-843e-15c982b12b69 fixtures/sample/csv
       acsmail trace frank@gmail.com exports/ -f json -o frank.json
     """
+    _outputs_apart(paths, output, rejects_path)
     redactor = _redactor(privacy_options)
     inputs = _read(paths, date_order, quiet)
 

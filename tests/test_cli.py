@@ -682,3 +682,24 @@ def test_report_message_id_filter_keeps_that_message_everywhere(
             (row["domain"], row["delivered"], row["views"])
             for row in report["engagement"]
         ] == [("contoso.com", 1, 1)]
+
+
+@pytest.mark.parametrize("command", ["report", "deliveries", "inspect"])
+def test_output_over_an_input_is_refused(command: str, export: Path) -> None:
+    before = export.read_bytes()
+    result = CliRunner().invoke(cli, [command, str(export), "-o", str(export)])
+    assert result.exit_code == 2
+    assert "is one of the inputs" in result.stderr
+    assert export.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["-o", "--rejects"])
+def test_output_inside_an_input_folder_is_refused(option: str, export: Path) -> None:
+    # The next run on the folder would take the file for part of the export.
+    inside = export.parent / "out.csv"
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(export.parent), option, str(inside)]
+    )
+    assert result.exit_code == 2
+    assert "is inside the input folder" in result.stderr
+    assert not inside.exists()
