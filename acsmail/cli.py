@@ -288,7 +288,7 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
             if target == source or (
                 target.exists() and source.exists() and target.samefile(source)
             ):
-                msg = f"{output}: is one of the inputs; writing it would replace that input"
+                msg = f"{output}: is one of the inputs, which writing it would replace"
                 raise click.UsageError(msg)
             if source.is_dir() and target.is_relative_to(source):
                 msg = (
@@ -437,13 +437,15 @@ def _account_rejects(
     quiet: bool,
     inputs: Inputs | None = None,
     redactor: Redactor | None = None,
+    told: list[str] | None = None,
 ) -> None:
     """Tell the user what was left out, and stop when asked to be strict.
 
     ``rejects`` holds the rejected records and those that match no table
     (``Tables.left_out``). With ``inputs``, warnings found while collecting
     are told too, and the rejects file gets the original text of every
-    record, including those rejected after reading.
+    record, including those rejected after reading. What is told of the
+    records left out is added to ``told``, if given.
     """
     # In file and line order, as the report lists them: the first told is the
     # first in its file, however the reads found them.
@@ -475,20 +477,33 @@ def _account_rejects(
             whole = for_terminal(whole)
         with _open_output(path) as out:
             neutralise_formulas(whole).write_csv(out)
+    for warning in _left_out(rejects):
+        _warn(warning, quiet=quiet)
+    if told is not None:
+        # Told again from a converted export, where only convert lists them.
+        told.extend(_left_out(rejects, "convert --rejects"))
+
+
+def _left_out(rejects: pl.DataFrame, lister: str = "--rejects") -> list[str]:
+    """What to tell of the rejected records and those that match no table.
+
+    ``lister`` is the option that lists the latter.
+    """
+    warnings = []
     unplaced = rejects.get_column("reason") == NO_TABLE
     rejected = rejects.filter(~unplaced)
     if rejected.height:
         first = rejected.row(0, named=True)
         where = f"first: {first['file']}: line {first['line']}: {first['reason']}"
-        _warn(f"{rejected.height} record(s) rejected ({where})", quiet=quiet)
+        warnings.append(f"{rejected.height} record(s) rejected ({where})")
     if unplaced.any():
         first = rejects.filter(unplaced).row(0, named=True)
         where = f"first: {first['file']}: line {first['line']}"
-        _warn(
+        warnings.append(
             f"{unplaced.sum()} record(s) match no table and are left out ({where}); "
-            "--rejects lists them",
-            quiet=quiet,
+            f"{lister} lists them"
         )
+    return warnings
 
 
 def _collect(
@@ -499,6 +514,7 @@ def _collect(
     strict: bool,
     quiet: bool,
     redactor: Redactor | None = None,
+    told: list[str] | None = None,
 ) -> list[pl.DataFrame]:
     """Collect plans that start with the rejected records, and account for them.
 
@@ -515,6 +531,7 @@ def _collect(
         quiet=quiet,
         inputs=inputs,
         redactor=redactor,
+        told=told,
     )
     return frames
 
@@ -1034,10 +1051,17 @@ def convert(
         sinks = conversion_plans(tables, target)
         return [tables.left_out(), *basis.frames().values(), *sinks]
 
+    # What it tells of the records left out, the saved report tells again.
+    left_out: list[str] = []
     try:
         inputs = _read(paths, date_order, quiet)
         frames = _collect(
-            inputs, plans, rejects_path=rejects_path, strict=strict, quiet=quiet
+            inputs,
+            plans,
+            rejects_path=rejects_path,
+            strict=strict,
+            quiet=quiet,
+            told=left_out,
         )
         saved = dict(zip(Basis.names(), frames, strict=False))
         basis = Basis(**{name: frame.lazy() for name, frame in saved.items()})
@@ -1051,7 +1075,8 @@ def convert(
                 folder.rmdir()
         raise
     publish_tables(target)
-    save_basis(saved, dict(zip(SECTIONS, report, strict=True)), target, inputs.warnings)
+    sections_saved = dict(zip(SECTIONS, report, strict=True))
+    save_basis(saved, sections_saved, target, [*inputs.warnings, *left_out])
 
 
 @cli.command(context_settings=CONTEXT)

@@ -220,6 +220,24 @@ def test_what_convert_warned_of_is_told_by_each_report(tmp_path: Path) -> None:
     assert "month/day or day/month" in warnings
 
 
+def test_each_report_tells_what_convert_left_out(tmp_path: Path) -> None:
+    # Line 2 of bad-json-line.json is not JSON; both records of
+    # unclassified.json name no table. Convert warns of both, and so does
+    # each report on what it wrote, with the first file and line of each.
+    bad = Path(__file__).parent.parent / "fixtures" / "bad"
+    out = tmp_path / "tables"
+    code, told = _convert(
+        str(bad / "bad-json-line.json"), str(bad / "unclassified.json"), "-o", str(out)
+    )
+    assert code == 0
+    assert "1 record(s) rejected (first: " in told
+    _, warnings = _report(str(out))
+    assert "when converted: 1 record(s) rejected (first: " in warnings
+    assert "bad-json-line.json: line 2: " in warnings
+    assert "when converted: 2 record(s) match no table" in warnings
+    assert "unclassified.json: line 1); convert --rejects lists them" in warnings
+
+
 def test_an_unreadable_manifest_is_not_used(tmp_path: Path) -> None:
     out = tmp_path / "tables"
     _convert(str(SAMPLE), "-o", str(out), "-q")
