@@ -250,6 +250,42 @@ def test_deliveries_a_send_file_without_resources_still_meets_its_statuses(
     }
 
 
+def test_deliveries_a_file_of_no_sends_or_statuses_keeps_matching_by_resource(
+    tmp_path: Path,
+) -> None:
+    # m1 was sent from two resources, 0 and 30 s past ten, and each send has
+    # its status 2 s later. Beside them lie a file of SMS records and one of
+    # engagement records, neither with a resource column: nothing there is
+    # matched to a message, so the sends still meet their statuses by
+    # message and resource, and no warning says otherwise.
+    other = RESOURCE + "-b"
+    records = [
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _status("m1", "2026-02-10T10:00:02Z", "a@x.com", "Delivered"),
+        _send("m1", "2026-02-10T10:00:30Z", _ResourceId=other),
+        _status("m1", "2026-02-10T10:00:32Z", "b@x.com", "Bounced", _ResourceId=other),
+    ]
+    (tmp_path / "email.json").write_text(
+        "".join(json.dumps(record) + "\n" for record in records)
+    )
+    sms = {"TimeGenerated": "2026-02-10T10:00:00Z", "Type": "SmsOperational"}
+    (tmp_path / "sms.json").write_text(json.dumps({**sms, "CorrelationId": "m1"}))
+    view = {
+        "TimeGenerated": "2026-02-10T10:05:00Z",
+        "CorrelationId": "m1",
+        "OperationName": "UserEngagementUpdate",
+        "RecipientId": "a@x.com",
+        "EngagementType": "View",
+    }
+    (tmp_path / "views.json").write_text(json.dumps(view))
+    inputs = scan([str(tmp_path)])
+    assert not [w for w in inputs.warnings if "ResourceId" in w]
+    (rows,) = inputs.collect(lambda c: [build_deliveries(normalise(c)).rows])
+    assert rows.sort("RecipientId").select(
+        "RecipientId", "DurationMilliseconds", "ResourceId"
+    ).rows() == [("a@x.com", 2000, RESOURCE), ("b@x.com", 2000, other)]
+
+
 def test_deliveries_by_message_alone_a_recipient_has_one_final_status(
     tmp_path: Path,
 ) -> None:

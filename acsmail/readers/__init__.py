@@ -43,6 +43,7 @@ from acsmail.readers.ndjson import open_ndjson
 from acsmail.readers.parquet import open_parquet
 from acsmail.readers.queryapi import open_query_api
 from acsmail.readers.records import open_records
+from acsmail.schema import SOURCE_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -225,6 +226,9 @@ class Inputs:
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
         self._told: set[str] = set()
+        #: The files found to lack a resource and to hold sends or statuses
+        #: (``scan`` looks), or None to judge by the columns alone.
+        self.lacking: list[Source] | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -252,8 +256,12 @@ class Inputs:
 
         Their records carry no resource, so none of them would match a record
         of the other files by message and resource. A file with no columns at
-        all (an empty blob) has no records to match.
+        all (an empty blob) has no records to match, nor has one whose records
+        are all of other tables (engagement, or an SMS table's), once ``scan``
+        has read the files to see.
         """
+        if self.lacking is not None:
+            return self.lacking
         filled = [source for source in self.sources if source.columns]
         lacking = [source for source in filled if "ResourceId" not in source.columns]
         return lacking if len(lacking) < len(filled) else []
@@ -565,6 +573,8 @@ def scan(
         )
     lacking = inputs.lacking_resource()
     if lacking:
+        inputs.lacking = lacking = _holding_messages(lacking)
+    if lacking:
         others = f" and {len(lacking) - 1} other file(s)" if len(lacking) > 1 else ""
         lacking[0].warnings.append(
             f"{lacking[0].name}{others}: no ResourceId column, where other files "
@@ -572,3 +582,22 @@ def scan(
             "alone, not by CorrelationId and resource"
         )
     return inputs
+
+
+def _holding_messages(sources: list[Source]) -> list[Source]:
+    """Those of the files that hold send or status records.
+
+    Only those records are matched to their message: a file of engagement
+    records, or of another table's, changes nothing by lacking a resource.
+    The files are read to see (where there are any, they are few).
+    """
+    from acsmail.normalise import normalise  # which reads through this module
+
+    def files_of(current: Inputs) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        named = [lf.select(SOURCE_FILE) for lf in (tables.send, tables.status)]
+        return [pl.concat(named).unique()]
+
+    (found,) = Inputs(sources).collect(files_of)
+    names = {str(name) for name in found.get_column(SOURCE_FILE).to_list()}
+    return [source for source in sources if source.name in names]
