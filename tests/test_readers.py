@@ -1470,3 +1470,31 @@ def test_the_az_cli_table_name_of_a_query_result_is_no_other_table(
     send, status, _, rejected = _tables([str(path)], with_rejects=True)
     assert (send.height, status["CorrelationId"].to_list()) == (1, ["z1"])
     assert rejected.height == 0
+
+
+def test_scan_a_stray_nul_rejects_its_record_not_the_file(tmp_path: Path) -> None:
+    # Ten sends, the tenth with a raw NUL inside its id: JSON allows no raw
+    # control character in a string, so line 10 is rejected and the other
+    # nine are read, and so is the other file. A NUL in the first line is
+    # binary data, as before.
+    def send(n: int) -> str:
+        record = {
+            "TimeGenerated": f"2026-02-10T10:00:0{n}Z",
+            "CorrelationId": f"m{n}",
+            "OperationName": "SendMail",
+        }
+        return json.dumps(record)
+
+    lines = "\n".join(send(n) for n in range(10)) + "\n"
+    nul = tmp_path / "nul.json"
+    nul.write_bytes(lines.encode().replace(b'"m9"', b'"m\x009"'))
+    other = tmp_path / "other.json"
+    other.write_text(send(0).replace("m0", "n0") + "\n")
+    sends, _, _, rejected = _tables([str(nul), str(other)], with_rejects=True)
+    assert sends.height == 10
+    assert rejected.select("file", "line").rows() == [(str(nul), 10)]
+    assert rejected["reason"][0].startswith("not valid JSON")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(lines.encode().replace(b'"m0"', b'"m\x000"'))
+    with pytest.raises(InputError, match="found binary data"):
+        scan([str(binary)])
