@@ -523,8 +523,10 @@ def test_command_sets_the_allocator_before_polars_loads(
 
 def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) -> None:
     # s1 (0.05 MB, Tiny) has two recipients, one delivered; s2 (7 MB, Large)
-    # one, delivered. m3's status has no send, and s4's send no size: both
-    # land in the row of unknown size, one of their two recipients delivered.
+    # one, delivered, and s5 (8 MB, Large) is still pending: two messages,
+    # one recipient with a final status. m3's status has no send, and s4's
+    # send no size: both land in the row of unknown size, one of their two
+    # recipients delivered.
     def send(message: str, **fields: object) -> dict[str, object]:
         record = {"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": message}
         record |= {"OperationName": "SendMail", "UniqueRecipientsCount": 1}
@@ -539,6 +541,7 @@ def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) ->
         send("s1", Size=0.05),
         send("s2", Size=7.0),
         send("s4"),
+        send("s5", Size=8.0),
         status("s1", "a@x.example", "Delivered"),
         status("s1", "b@x.example", "Bounced"),
         status("s2", "c@x.example", "Delivered"),
@@ -552,8 +555,49 @@ def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) ->
     sizes = json.loads(result.stdout)["sizes"]
     assert [tuple(row.values()) for row in sizes] == [
         ("Tiny (<100KB)", 1, 2, 0.5),
-        ("Large (5-10MB)", 1, 1, 1.0),
+        ("Large (5-10MB)", 2, 1, 1.0),
         ("Unknown (no size logged)", 2, 2, 0.5),
+    ]
+
+
+def test_report_hours_count_every_send(tmp_path: Path) -> None:
+    # m1 is sent from two resources, at 10:00 and 10:20, each send delivered
+    # to its one recipient 2 s and 4 s later; m2, sent at 10:30, is pending;
+    # m3, sent at 11:05, bounced for one recipient and reached the other 3 s
+    # after. The 10:00 hour has three sends, two recipients with a final
+    # status, both delivered: mean latency 3 s, and p95 the 2nd of 2 values.
+    other = SEND["_ResourceId"] + "-b"
+
+    def send(message: str, at: str, **fields: object) -> dict[str, object]:
+        return {**SEND, "CorrelationId": message, "TimeGenerated": at, **fields}
+
+    def status(
+        message: str, at: str, recipient: str, state: str, **fields: object
+    ) -> dict[str, object]:
+        record = {"CorrelationId": message, "TimeGenerated": at}
+        record |= {"RecipientId": recipient, "DeliveryStatus": state}
+        return {**STATUS, **record, **fields}
+
+    records = [
+        send("m1", "2026-02-10T10:00:00Z"),
+        status("m1", "2026-02-10T10:00:02Z", "a@x.example", "Delivered"),
+        send("m1", "2026-02-10T10:20:00Z", _ResourceId=other),
+        status(
+            "m1", "2026-02-10T10:20:04Z", "b@x.example", "Delivered", _ResourceId=other
+        ),
+        send("m2", "2026-02-10T10:30:00Z"),
+        send("m3", "2026-02-10T11:05:00Z"),
+        status("m3", "2026-02-10T11:05:01Z", "c@x.example", "Bounced"),
+        status("m3", "2026-02-10T11:05:03Z", "d@x.example", "Delivered"),
+    ]
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    result = CliRunner().invoke(cli, ["report", str(path), "-f", "json", "-q"])
+    assert result.exit_code == 0, result.stderr
+    hours = json.loads(result.stdout)["hours"]
+    assert [tuple(row.values()) for row in hours] == [
+        ("2026-02-10T10:00:00Z", 3, 2, 1.0, 3.0, 4.0),
+        ("2026-02-10T11:00:00Z", 1, 2, 0.5, 3.0, 3.0),
     ]
 
 
