@@ -1498,3 +1498,26 @@ def test_scan_a_stray_nul_rejects_its_record_not_the_file(tmp_path: Path) -> Non
     binary.write_bytes(lines.encode().replace(b'"m0"', b'"m\x000"'))
     with pytest.raises(InputError, match="found binary data"):
         scan([str(binary)])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+@pytest.mark.parametrize("form", ["json", "ndjson"])
+def test_scan_json_in_utf16_reads_as_in_utf8(
+    form: str, encoding: str, tmp_path: Path
+) -> None:
+    # Windows PowerShell's ">" saves the az CLI's JSON as UTF-16: the same
+    # records come out as from the UTF-8 file, with the UTF-16 copy's name.
+    sends = {
+        "json": FIXTURES / "sample" / "json",
+        "ndjson": FIXTURES / "sample" / "ndjson" / "am-acsemailsendmailoperational",
+    }
+    original = min(path for path in sends[form].rglob("*.json") if path.is_file())
+    text = original.read_bytes().decode("utf-8-sig")
+    copy = tmp_path / "sends.json"
+    bom = "\ufeff" if encoding == "utf-16-be" else ""
+    copy.write_bytes((bom + text).encode(encoding))
+    (expected,) = _tables([str(original)])[:1]
+    (found,) = _tables([str(copy)])[:1]
+    assert found.height > 0
+    assert_frame_equal(found.drop("_file"), expected.drop("_file"))
+    assert found["_file"].cast(pl.String).unique().to_list() == [str(copy)]

@@ -10,6 +10,7 @@ failed run.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import os
 from typing import TYPE_CHECKING, Final
@@ -36,7 +37,7 @@ from acsmail.readers._source import (
     empty_records,
     rejects_frame,
 )
-from acsmail.readers.csv import open_csv
+from acsmail.readers.csv import from_utf16, open_csv
 from acsmail.readers.detect import STDIN_PATH, expand_paths, folder_hint, sniff_form
 from acsmail.readers.jsonarray import open_json_array
 from acsmail.readers.ndjson import open_ndjson
@@ -162,6 +163,8 @@ def open_source(
 
 
 def _open(file: InputFile, spool: Spool, date_order: DateOrder | None) -> Source:
+    if file.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        file = from_utf16(file, spool)
     form = sniff_form(file.head, name=file.name)
     if form == "csv":
         return open_csv(file, spool=spool, date_order=date_order)

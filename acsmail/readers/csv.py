@@ -304,19 +304,26 @@ def _time_sample(text: str, layout: _Layout, mapping: dict[str, str]) -> list[st
     return values
 
 
+def from_utf16(file: InputFile, spool: Spool) -> InputFile:
+    """A UTF-8 copy of a file written in UTF-16, for the reader of its form.
+
+    Excel saves "Unicode text" so, and Windows PowerShell's ``>`` writes the
+    az CLI's JSON so.
+    """
+    data, _ = read_all(file.path)
+    try:
+        text = data.decode("utf-16")
+    except UnicodeDecodeError as error:
+        msg = (
+            f"{file.name}: byte {error.start}: expected UTF-16 text after "
+            "the UTF-16 byte-order mark"
+        )
+        raise InputError(msg) from error
+    return _rewritten(file, spool, text.encode())
+
+
 def _as_utf8(file: InputFile, spool: Spool) -> tuple[InputFile, list[str]]:
-    """Convert a UTF-16 or Windows-1252 file to UTF-8, so Polars can scan it."""
-    if file.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        data, _ = read_all(file.path)
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as error:
-            msg = (
-                f"{file.name}: byte {error.start}: expected UTF-16 text after "
-                "the UTF-16 byte-order mark"
-            )
-            raise InputError(msg) from error
-        return _rewritten(file, spool, text.encode()), []
+    """Convert a Windows-1252 file to UTF-8, so Polars can scan it."""
     try:
         codecs.getincrementaldecoder("utf-8")().decode(file.head, final=False)
     except UnicodeDecodeError:
@@ -348,7 +355,8 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
 
 
 def _rewritten(file: InputFile, spool: Spool, data: bytes) -> InputFile:
-    path = spool.new_file(".csv")
+    """The data in a plain file of the spool, named as the file it came from."""
+    path = spool.new_file(".txt")
     path.write_bytes(data)
     return InputFile(
         path,

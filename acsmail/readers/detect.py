@@ -36,7 +36,6 @@ _FOLDERS: Final = re.compile(
     r"(?:^|[/\\])(?:insights-logs-|am-)([^/\\]+)", re.IGNORECASE
 )
 _FIRST_KEY: Final = re.compile(rb'^\{\s*"(?P<key>[^"\\]{1,64})"\s*:')
-_UTF16_BOMS: Final = (b"\xff\xfe", b"\xfe\xff")
 #: Binary data (an archive, an image, a database) has a NUL in its first bytes.
 _BINARY_START: Final = 512
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
@@ -167,8 +166,6 @@ def sniff_form(head: bytes, *, name: str) -> str:
     """
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(_UTF16_BOMS):
-        return "csv" if head[2:].strip(b"\x00 \t\r\n") else "empty"
     text = head.removeprefix(_UTF8_BOM).lstrip(b" \t\r\n")
     if not text:
         return "empty"
