@@ -8,6 +8,7 @@ import functools
 import gzip
 import json
 import os
+import re
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -865,6 +866,10 @@ def inspect_command(
         out.write(text.encode())
 
 
+#: What ids and addresses are made of, for telling where one ends.
+_ID_CHARS: Final = r"\w@.+%-"
+
+
 def _mentions(
     inputs: Inputs, left_out: pl.DataFrame, identifier: str
 ) -> tuple[int, str] | None:
@@ -877,11 +882,9 @@ def _mentions(
     if left_out.height == 0:
         return None
     texts = inputs.with_record_text(left_out).sort("file", "line")
-    found = texts.filter(
-        pl.col("record")
-        .str.to_lowercase()
-        .str.contains(identifier.lower(), literal=True)
-    )
+    # The id whole, not inside a longer one: "m-7" is no mention of "m".
+    whole = f"(?i)(?:^|[^{_ID_CHARS}]){re.escape(identifier)}(?:$|[^{_ID_CHARS}])"
+    found = texts.filter(pl.col("record").str.contains(whole))
     if found.height == 0:
         return None
     first = found.row(0, named=True)

@@ -283,6 +283,9 @@ def test_trace_of_a_message_whose_records_were_all_rejected_points_at_them(
     )
     unrelated = CliRunner().invoke(cli, ["trace", "m-8", str(path), "-q"])
     assert unrelated.stderr.endswith("a recipient address\n")
+    # "m" is inside "M-7" and "SendMail", but no record names it whole.
+    inside = CliRunner().invoke(cli, ["trace", "m", str(path), "-q"])
+    assert inside.stderr.endswith("a recipient address\n")
 
 
 def test_trace_keeps_control_characters_off_the_terminal() -> None:
