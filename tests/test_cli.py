@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -521,6 +522,15 @@ def test_command_sets_the_allocator_before_polars_loads(
     assert setting.endswith(expected)
 
 
+def _report_of(tmp_path: Path, records: list[dict[str, object]]) -> dict[str, Any]:
+    """The JSON report on the records, written as JSON Lines."""
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    result = CliRunner().invoke(cli, ["report", str(path), "-f", "json", "-q"])
+    assert result.exit_code == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
 def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) -> None:
     # s1 (0.05 MB, Tiny) has two recipients, one delivered; s2 (7 MB, Large)
     # one, delivered, and s5 (8 MB, Large) is still pending: two messages,
@@ -548,11 +558,7 @@ def test_report_sizes_name_the_row_of_messages_without_a_size(tmp_path: Path) ->
         status("m3", "d@x.example", "Delivered"),
         status("s4", "e@x.example", "Failed"),
     ]
-    path = tmp_path / "export.json"
-    path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    result = CliRunner().invoke(cli, ["report", str(path), "-f", "json", "-q"])
-    assert result.exit_code == 0, result.stderr
-    sizes = json.loads(result.stdout)["sizes"]
+    sizes = _report_of(tmp_path, records)["sizes"]
     assert [tuple(row.values()) for row in sizes] == [
         ("Tiny (<100KB)", 1, 2, 0.5),
         ("Large (5-10MB)", 2, 1, 1.0),
@@ -590,11 +596,7 @@ def test_report_hours_count_every_send(tmp_path: Path) -> None:
         status("m3", "2026-02-10T11:05:01Z", "c@x.example", "Bounced"),
         status("m3", "2026-02-10T11:05:03Z", "d@x.example", "Delivered"),
     ]
-    path = tmp_path / "export.json"
-    path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    result = CliRunner().invoke(cli, ["report", str(path), "-f", "json", "-q"])
-    assert result.exit_code == 0, result.stderr
-    hours = json.loads(result.stdout)["hours"]
+    hours = _report_of(tmp_path, records)["hours"]
     assert [tuple(row.values()) for row in hours] == [
         ("2026-02-10T10:00:00Z", 3, 2, 1.0, 3.0, 4.0),
         ("2026-02-10T11:00:00Z", 1, 2, 0.5, 3.0, 3.0),
