@@ -1475,7 +1475,7 @@ def test_the_az_cli_table_name_of_a_query_result_is_no_other_table(
 def test_scan_a_stray_nul_rejects_its_record_not_the_file(tmp_path: Path) -> None:
     # Ten sends, the tenth with a raw NUL inside its id: JSON allows no raw
     # control character in a string, so line 10 is rejected and the other
-    # nine are read, and so is the other file. A NUL in the first line is
+    # nine are read, and so is the other file. A NUL in the first bytes is
     # binary data, as before.
     def send(n: int) -> str:
         record = {

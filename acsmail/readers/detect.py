@@ -171,8 +171,7 @@ def sniff_form(head: bytes, *, name: str) -> str:
         return "empty"
     # A stray NUL inside a record of a text export is that record's problem;
     # binary data has NULs from its start.
-    start = text.split(b"\n", 1)[0] + text[:_BINARY_START]
-    if b"\x00" in start:
+    if b"\x00" in text[:_BINARY_START]:
         msg = f"{name}: expected text (CSV or JSON) or Parquet, found binary data"
         raise InputError(msg)
     if text.startswith(b"["):
