@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import glob
 import gzip
 import json
 import os
@@ -277,15 +278,26 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
 
     Written over an input it would replace the export; written into an input
     folder, the next run on that folder would read it as part of the export.
+    Two outputs may not name one file either: one would replace the other.
     """
+    # A pattern reads what it matches, as the walk over the inputs does.
+    read = [
+        (given, Path(found).resolve())
+        for given in paths
+        if given != "-"
+        for found in (glob.glob(given) if glob.has_magic(given) else [given])
+    ]
+    written: dict[Path, str] = {}
     for output in outputs:
         if output is None or output == "-":
             continue
         target = Path(output).resolve()
-        for given in paths:
-            if given == "-":
-                continue
-            source = Path(given).resolve()
+        # A device (/dev/null) takes both; a file would keep the last.
+        if target in written and (target.is_file() or not target.exists()):
+            msg = f"{output}: named for two outputs; the second would replace the first"
+            raise click.UsageError(msg)
+        written[target] = output
+        for given, source in read:
             if target == source or (
                 target.exists() and source.exists() and target.samefile(source)
             ):
@@ -1042,6 +1054,7 @@ def convert(
     if not directory.strip():
         msg = "-o needs the name of a folder"
         raise click.UsageError(msg)
+    _outputs_apart(paths, rejects_path)
     target = Path(directory)
     refusal = check_target(target, paths)
     if refusal is not None:

@@ -94,7 +94,7 @@ def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
 
     It writes into an empty or new folder, or over its own earlier output;
     never into a folder it reads, where the next read would take its tables
-    as input too.
+    as input too, nor over a folder that holds an input.
     """
     target = directory.resolve()
     # A pattern reads the folders it matches, as the walk over inputs does.
@@ -109,6 +109,11 @@ def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
             return (
                 f"the output folder {directory} is inside the input folder "
                 f"{given}: reading that folder again would read the tables too"
+            )
+        if folder.is_relative_to(target):
+            return (
+                f"the input {given} is inside the output folder {directory}, "
+                "whose tables convert replaces"
             )
     if not directory.is_dir():
         return None

@@ -739,6 +739,21 @@ def test_output_over_an_input_is_refused(command: str, export: Path) -> None:
     assert export.read_bytes() == before
 
 
+def test_outputs_are_checked_against_what_a_pattern_matches(export: Path) -> None:
+    # The pattern reads export.json: writing over it is refused as when it
+    # is named; so is one file named for both outputs.
+    pattern = str(export.parent / "*.json")
+    over = CliRunner().invoke(cli, ["deliveries", pattern, "-o", str(export)])
+    assert over.exit_code == 2
+    assert "is one of the inputs" in over.stderr
+    twice = export.parent.parent / "out.csv"
+    args = ["deliveries", str(export), "-o", str(twice), "--rejects", str(twice)]
+    both = CliRunner().invoke(cli, args)
+    assert both.exit_code == 2
+    assert "named for two outputs" in both.stderr
+    assert not twice.exists()
+
+
 @pytest.mark.parametrize("option", ["-o", "--rejects"])
 def test_output_inside_an_input_folder_is_refused(option: str, export: Path) -> None:
     # The next run on the folder would take the file for part of the export.

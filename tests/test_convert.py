@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -191,6 +192,33 @@ def test_convert_refuses_folders_it_would_read_or_that_hold_other_files(
     converted = tmp_path / "converted"
     assert _convert(str(export), "-o", str(converted), "-q")[0] == 0
     assert _convert(str(export), "-o", str(converted), "-q")[0] == 0
+
+
+def test_convert_neither_replaces_nor_writes_into_its_inputs(tmp_path: Path) -> None:
+    converted = tmp_path / "converted"
+    assert _convert(str(SAMPLE), "-o", str(converted), "-q")[0] == 0
+    before = {path.name: path.read_bytes() for path in converted.glob("*.parquet")}
+    # A table of an earlier conversion, converted into its own folder, would
+    # leave that folder with one table: refused, and the folder as it was.
+    table = min(converted.glob("*.parquet"))
+    code, told = _convert(str(table), "-o", str(converted))
+    assert code == 2
+    assert "is inside the output folder" in told
+    after = {path.name: path.read_bytes() for path in converted.glob("*.parquet")}
+    assert after == before
+    # The rejects file may not replace an input nor go into an input folder
+    # (a copy of the sample, which a failure here would damage).
+    sample = tmp_path / "sample"
+    shutil.copytree(SAMPLE, sample)
+    send = sample / "ACSEmailSendMailOperational.csv"
+    sent = send.read_bytes()
+    for rejects in [send, sample / "rejects.csv"]:
+        out = tmp_path / "again"
+        code, _ = _convert(str(sample), "-o", str(out), "--rejects", str(rejects))
+        assert code == 2
+        assert not out.exists()
+    assert send.read_bytes() == sent
+    assert not (sample / "rejects.csv").exists()
 
 
 def test_a_failed_conversion_writes_no_tables(tmp_path: Path) -> None:
