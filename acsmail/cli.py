@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -287,6 +288,8 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
         if given != "-"
         for found in (glob.glob(given) if glob.has_magic(given) else [given])
     ]
+    # Standard input may come from a file (``- < export.json``).
+    redirected = _stdin_file() if "-" in paths else None
     written: dict[Path, str] = {}
     for output in outputs:
         if output is None or output == "-":
@@ -297,6 +300,16 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
             msg = f"{output}: named for two outputs; the second would replace the first"
             raise click.UsageError(msg)
         written[target] = output
+        if (
+            redirected is not None
+            and target.exists()
+            and os.path.samestat(redirected, target.stat())
+        ):
+            msg = (
+                f"{output}: is the file standard input reads, which writing it "
+                "would replace"
+            )
+            raise click.UsageError(msg)
         for given, source in read:
             if target == source or (
                 target.exists() and source.exists() and target.samefile(source)
@@ -309,6 +322,15 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
                     "run would read it as part of the export"
                 )
                 raise click.UsageError(msg)
+
+
+def _stdin_file() -> os.stat_result | None:
+    """The regular file that standard input reads, if it reads one."""
+    try:
+        found = os.fstat(sys.stdin.fileno())
+    except (OSError, ValueError):  # not a real file descriptor (tests, IDEs)
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
 
 
 def _to_terminal(path: str) -> bool:
@@ -930,6 +952,9 @@ def trace_command(
       acsmail trace 51adcd4f-c1ca-470f-843e-15c982b12b69 fixtures/sample/csv
       acsmail trace frank@gmail.com exports/ -f json -o frank.json
     """
+    if not identifier.strip():
+        msg = "ID is blank: expected a message id, an InternetMessageId or an address"
+        raise click.UsageError(msg)
     _outputs_apart(paths, output, rejects_path)
     redactor = _redactor(privacy_options)
     inputs = _read(paths, date_order, quiet)

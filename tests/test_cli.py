@@ -754,6 +754,26 @@ def test_outputs_are_checked_against_what_a_pattern_matches(export: Path) -> Non
     assert not twice.exists()
 
 
+def test_output_over_the_file_stdin_reads_is_refused(export: Path) -> None:
+    before = export.read_bytes()
+    with export.open("rb") as stdin:
+        result = subprocess.run(
+            [sys.executable, "-m", "acsmail", "deliveries", "-", "-o", str(export)],
+            stdin=stdin,
+            capture_output=True,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert b"is the file standard input reads" in result.stderr
+    assert export.read_bytes() == before
+
+
+def test_trace_of_a_blank_id_is_a_usage_error(export: Path) -> None:
+    result = CliRunner().invoke(cli, ["trace", " ", str(export)])
+    assert result.exit_code == 2
+    assert "ID is blank" in result.stderr
+
+
 @pytest.mark.parametrize("option", ["-o", "--rejects"])
 def test_output_inside_an_input_folder_is_refused(option: str, export: Path) -> None:
     # The next run on the folder would take the file for part of the export.
