@@ -277,9 +277,10 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
 def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
     """Refuse an output that is an input file or lies inside an input folder.
 
-    Written over an input it would replace the export; written into an input
-    folder, the next run on that folder would read it as part of the export.
-    Two outputs may not name one file either: one would replace the other.
+    Written over an input (the file standard input reads among them) it would
+    replace the export; written into an input folder, the next run on that
+    folder would read it as part of the export. Two outputs may not name one
+    file either: one would replace the other.
     """
     # A pattern reads what it matches, as the walk over the inputs does.
     read = [
