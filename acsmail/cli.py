@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import glob
 import gzip
 import json
 import os
@@ -34,6 +33,7 @@ from acsmail.errors import AcsmailError, RejectedRecordError, first_line
 from acsmail.inspect import inspect
 from acsmail.normalise import NO_TABLE, Tables, normalise, read_tables
 from acsmail.readers import ENGINE, Inputs, scan
+from acsmail.readers.detect import named_paths
 from acsmail.redact import Redactor, new_key
 from acsmail.render import (
     DATASET_FORMATS,
@@ -282,13 +282,7 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
     folder would read it as part of the export. Two outputs may not name one
     file either: one would replace the other.
     """
-    # A pattern reads what it matches, as the walk over the inputs does.
-    read = [
-        (given, Path(found).resolve())
-        for given in paths
-        if given != "-"
-        for found in (glob.glob(given) if glob.has_magic(given) else [given])
-    ]
+    read = named_paths(paths)
     # Standard input may come from a file (``- < export.json``).
     redirected = _stdin_file() if "-" in paths else None
     written: dict[Path, str] = {}

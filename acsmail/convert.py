@@ -15,7 +15,6 @@ building the deliveries again.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from acsmail.readers.detect import SKIPPED_NAMES
+from acsmail.readers.detect import SKIPPED_NAMES, named_paths
 from acsmail.report import Basis
 from acsmail.schema import BY_MESSAGE, ENGAGEMENT, SEND, STATUS
 
@@ -97,14 +96,7 @@ def check_target(directory: Path, inputs: Sequence[str]) -> str | None:
     as input too, nor over a folder that holds an input.
     """
     target = directory.resolve()
-    # A pattern reads the folders it matches, as the walk over inputs does.
-    read = [
-        (given, Path(found).resolve())
-        for given in inputs
-        if given != "-"
-        for found in (glob.glob(given) if glob.has_magic(given) else [given])
-    ]
-    for given, folder in read:
+    for given, folder in named_paths(inputs):
         if folder in (target, *target.parents) and folder.is_dir():
             return (
                 f"the output folder {directory} is inside the input folder "

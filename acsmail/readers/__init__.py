@@ -574,9 +574,7 @@ def scan(
             "ResourceId column; records are matched to their message by "
             "CorrelationId alone, as they were then"
         )
-    lacking = inputs.lacking_resource()
-    if lacking:
-        inputs.lacking = lacking = _holding_messages(lacking)
+    inputs.lacking = lacking = _holding_messages(inputs.lacking_resource())
     if lacking:
         others = f" and {len(lacking) - 1} other file(s)" if len(lacking) > 1 else ""
         lacking[0].warnings.append(
@@ -595,6 +593,9 @@ def _holding_messages(sources: list[Source]) -> list[Source]:
     The files are read to see (where there are any, they are few).
     """
     from acsmail.normalise import normalise  # which reads through this module
+
+    if not sources:
+        return []
 
     def files_of(current: Inputs) -> list[pl.LazyFrame]:
         tables = normalise(current)

@@ -15,7 +15,14 @@ from acsmail.schema import table_named
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["FORMS", "SKIPPED_NAMES", "expand_paths", "folder_hint", "sniff_form"]
+__all__ = [
+    "FORMS",
+    "SKIPPED_NAMES",
+    "expand_paths",
+    "folder_hint",
+    "named_paths",
+    "sniff_form",
+]
 
 #: Every form ``sniff_form`` can name, before ``.gz`` is added for compression.
 FORMS: Final = (
@@ -61,6 +68,25 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
         for path in _expand_one(text):
             files.setdefault(_identity(path), path)
     return list(files.values())
+
+
+def named_paths(paths: Iterable[str]) -> list[tuple[str, Path]]:
+    """Each input as given, beside each path it names, resolved.
+
+    A path names itself; a pattern, what it matches, as ``expand_paths``
+    takes it (folders are not walked). Standard input is left out.
+    """
+    named = []
+    for text in paths:
+        if text == STDIN_PATH:
+            continue
+        path = Path(text)
+        if not path.exists() and _GLOB_CHARS.search(text):
+            found = glob.glob(text, recursive=True)
+            named += [(text, Path(match).resolve()) for match in found]
+        else:
+            named.append((text, path.resolve()))
+    return named
 
 
 def _identity(path: Path) -> object:
