@@ -418,7 +418,14 @@ def _met(
         keys = ["MessageId", "ResourceId"]
     else:
         keys = ["MessageId"]
-    joined = final.join(sends, on=keys, how=how, coalesce=True, nulls_equal=True)
+    if how == "inner":
+        joined = final.join(sends, on=keys, how="inner", nulls_equal=True)
+    else:
+        # A left join plus the sends no status met: half the time of a full
+        # join, which Polars builds at more cost than both together.
+        met = final.join(sends, on=keys, how="left", nulls_equal=True)
+        unmet = sends.join(final.select(keys), on=keys, how="anti", nulls_equal=True)
+        joined = pl.concat([met, unmet], how="diagonal")
     if by_resource:
         return joined
     return joined.with_columns(
