@@ -16,21 +16,27 @@ from typing import Final
 import polars as pl
 
 from acsmail.deliveries import dedupe
+from acsmail.keys import key128
 
 __all__ = ["IMAGE_PROXY", "per_recipient"]
 
 #: User-agent text of image proxies that fetch tracking images for a mailbox.
 IMAGE_PROXY: Final = r"(?i)GoogleImageProxy|YahooMailProxy"
 
-_KEYS: Final = ("_message", "_recipient")
+_KEY: Final = "_key"
 
 
 def _keyed(lf: pl.LazyFrame, message: str) -> pl.LazyFrame:
-    # Message ids are GUIDs and addresses are case-insensitive in practice, so
-    # neither side's spelling should stop a view from meeting its delivery.
+    """Each record's message and recipient as one integer (``key128``).
+
+    Message ids are GUIDs and addresses are case-insensitive in practice, so
+    neither side's spelling should stop a view from meeting its delivery.
+    """
     return lf.with_columns(
-        pl.col(message).str.to_lowercase().alias("_message"),
-        pl.col("RecipientId").str.to_lowercase().alias("_recipient"),
+        key128(
+            pl.col(message).str.to_lowercase(),
+            pl.col("RecipientId").str.to_lowercase(),
+        ).alias(_KEY)
     )
 
 
@@ -64,17 +70,21 @@ def per_recipient(
     # Plain sums and minimums over prepared columns: a group_by runs those in
     # one pass, where a filter inside an aggregation is evaluated per group.
     events = (
-        _keyed(engagement if merged else dedupe(engagement), "CorrelationId")
-        .filter(pl.col("_recipient").is_not_null())
+        _keyed(
+            (engagement if merged else dedupe(engagement)).filter(
+                pl.col("RecipientId").is_not_null()
+            ),
+            "CorrelationId",
+        )
         .select(
-            *_KEYS,
+            _KEY,
             view.alias("views"),
             click.alias("clicks"),
             (view & pl.col("UserAgent").str.contains(IMAGE_PROXY)).alias("proxy_views"),
             pl.when(view).then(time).alias("first_view"),
             pl.when(click).then(time).alias("first_click"),
         )
-        .group_by(_KEYS)
+        .group_by(_KEY)
         .agg(
             pl.col("views", "clicks", "proxy_views").sum(),
             pl.col("first_view", "first_click").min(),
@@ -96,7 +106,7 @@ def per_recipient(
     counts = ("views", "clicks", "proxy_views")
     return (
         _keyed(final, "MessageId")
-        .join(events, on=list(_KEYS), how="left")
+        .join(events, on=_KEY, how="left")
         .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64))
-        .drop(_KEYS)
+        .drop(_KEY)
     )

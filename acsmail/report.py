@@ -7,14 +7,13 @@ filtered deliveries and collected together, so the export is read once.
 
 from __future__ import annotations
 
-import functools
-import operator
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from acsmail.engagement import per_recipient
+from acsmail.keys import key128
 from acsmail.schema import SOURCE_FILE, TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -216,17 +215,10 @@ def nearest_rank(expr: pl.Expr, fraction: float, *, ordered: bool = False) -> pl
 def distinct_count(*columns: str) -> pl.Expr:
     """How many distinct values the columns hold together, counted by hashes.
 
-    Two 64-bit hashes of different seeds stand for each value, as one
-    128-bit integer: counting integers takes half the time of counting
-    text. Two of a million values would share both hashes with a chance of
-    about one in 10**26.
+    Each row's values are counted as one integer (``key128``): half the
+    time of counting text.
     """
-
-    def hashed(seed: int) -> pl.Expr:
-        parts = [pl.col(c).hash(seed + 2 * n) for n, c in enumerate(columns)]
-        return functools.reduce(operator.xor, parts).cast(pl.Int128)
-
-    return (hashed(1) * 2**64 + hashed(2)).n_unique()
+    return key128(*(pl.col(column) for column in columns)).n_unique()
 
 
 def _sends() -> pl.Expr:

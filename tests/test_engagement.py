@@ -159,3 +159,29 @@ def test_the_report_basis_engagement_collects_on_its_own() -> None:
         "eli@yahoo.com": (1, 0),
         "ian@gmail.com": (1, 0),
     }
+
+
+def test_engagement_meets_its_delivery_whatever_the_case(tmp_path: Path) -> None:
+    # The view spells the message id in capitals and the address in mixed
+    # case; the click, in another message's id, meets nothing.
+    view = {
+        "TimeGenerated": "2026-02-10T10:05:00Z",
+        "CorrelationId": "0F6D3C1E-0000-4000-8000-000000000001",
+        "OperationName": "UserEngagement",
+        "RecipientId": "SomeOne@Example.COM",
+        "EngagementType": "View",
+    }
+    click = {
+        **view,
+        "CorrelationId": "0f6d3c1e-0000-4000-8000-000000000002",
+        "RecipientId": "someone@example.com",
+        "EngagementType": "Click",
+    }
+    path = tmp_path / "export.json"
+    records = (SEND, STATUS, view, click)
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    (df,) = scan([str(path)]).collect(_per_recipient)
+    assert df.select("RecipientId", "views", "clicks").rows() == [
+        ("someone@example.com", 1, 0)
+    ]
+    assert df["first_view"].item() == datetime(2026, 2, 10, 10, 5, tzinfo=UTC)
