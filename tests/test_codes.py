@@ -585,6 +585,52 @@ def test_classify_keeps_row_order_with_repeated_replies() -> None:
     assert out["FailureCategory"].to_list() == ["mailbox-full", "bad-mailbox"] * 50
 
 
+@pytest.mark.parametrize("extract", [True, False])
+def test_classify_hash_tells_apart_every_pair_of_different_keys(extract: bool) -> None:
+    # Every combination of a few values, the same values in several columns:
+    # a hash that mixed up columns (or let a masked key differ from an empty
+    # one) would count other groups than the key columns themselves.
+    import itertools
+
+    from acsmail.codes import _key_hash, _keys
+
+    shared = [None, "550", "5.1.1", "mx.a"]
+    rows = list(
+        itertools.product(
+            [None, "Delivered", "Failed", "Bounced"],
+            shared,
+            shared,
+            shared,
+            shared,
+            shared,
+            shared,
+            [None, True, False],
+        )
+    )
+    names = [
+        "FinalDeliveryStatus",
+        "SmtpStatusCode",
+        "EnhancedSmtpStatusCode",
+        "FailureMessage",
+        "FailureReason",
+        "RecipientMailServerHostName",
+        "RecipientDomain",
+        "IsHardBounce",
+    ]
+    schema = {name: pl.String() for name in names} | {"IsHardBounce": pl.Boolean()}
+    df = pl.DataFrame(rows, schema=schema, orient="row")
+    keyed = df.select(
+        _key_hash(extract_from_text=extract).alias("hash"),
+        pl.struct(_keys(extract_from_text=extract)).alias("key"),
+    )
+    groups = keyed.select(pl.col("key").n_unique()).item()
+    assert keyed.select(pl.col("hash").n_unique()).item() == groups
+    assert keyed.n_unique(["hash", "key"]) == groups
+    # Rows that differ only in what a key ignores share their key: a delivered
+    # row's host and domain, and its text unless codes are taken from it.
+    assert groups < len(rows)
+
+
 def test_classify_names_only_known_rules() -> None:
     lf = _deliveries(
         FinalDeliveryStatus=["Bounced", "Failed"],

@@ -76,6 +76,8 @@ few distinct reply shapes are scanned with regular expressions.
 
 from __future__ import annotations
 
+import functools
+import operator
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
@@ -85,7 +87,7 @@ from acsmail.codes import engine
 from acsmail.codes.tables import CATEGORIES, CLASSIFIERS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["CATEGORIES", "CLASSIFIERS", "classify", "explain"]
 
@@ -140,10 +142,10 @@ def classify(lf: pl.LazyFrame, *, extract_from_text: bool = True) -> pl.LazyFram
     columns = lf.collect_schema().names()
     keys = _keys(extract_from_text=extract_from_text)
     # One 64-bit hash stands for the seven key columns: joining a million rows
-    # on it is several times cheaper than on the columns themselves. Two
-    # different keys sharing a hash is vanishingly unlikely (about one in 10**9
-    # for 100,000 distinct keys).
-    hashed = lf.with_columns(_k_hash=pl.struct(keys).hash()).cache()
+    # on it is several times cheaper than on the columns themselves.
+    hashed = lf.with_columns(
+        _key_hash(extract_from_text=extract_from_text).alias("_k_hash")
+    ).cache()
     distinct = hashed.filter(pl.col("_k_hash").is_first_distinct()).select(
         "_k_hash", *keys
     )
@@ -175,29 +177,68 @@ def _resolve_batch(df: pl.DataFrame, *, extract_from_text: bool) -> pl.DataFrame
 
 def _keys(*, extract_from_text: bool) -> list[pl.Expr]:
     """Return the key columns: only what can change the verdict of a row."""
+    return _key_parts(
+        lambda _, column, dtype: pl.col(column).cast(dtype),
+        lambda _, dtype: pl.lit(None, dtype),
+        extract_from_text=extract_from_text,
+    )
 
-    def text(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.String)
 
-    status = text("FinalDeliveryStatus")
+def _key_hash(*, extract_from_text: bool) -> pl.Expr:
+    """One 64-bit hash of the key columns, without computing them.
+
+    Each part hashes the input column it takes its value from, with a seed of
+    its own, and the choices between columns are made between the hashes:
+    the keys' text is built only for the distinct rows. Two different keys
+    share a hash with a chance of about one in 10**9 for 100,000 of them.
+    """
+    parts = _key_parts(
+        lambda seed, column, dtype: pl.col(column).cast(dtype).hash(seed),
+        lambda seed, dtype: pl.lit(None, dtype).hash(seed),
+        extract_from_text=extract_from_text,
+    )
+    return functools.reduce(operator.xor, parts)
+
+
+def _key_parts(
+    value: Callable[[int, str, pl.DataType], pl.Expr],
+    missing: Callable[[int, pl.DataType], pl.Expr],
+    *,
+    extract_from_text: bool,
+) -> list[pl.Expr]:
+    """The key columns, each the ``value`` of an input column or ``missing``.
+
+    Both get the key's position among the keys; ``value`` also the input
+    column to take and ``missing`` the type of the key left empty.
+    """
+    text, flag = pl.String(), pl.Boolean()
+    status = pl.col("FinalDeliveryStatus").cast(text)
     failed = status.is_not_null() & (status != "Delivered")
-    message = text("FailureMessage")
+    message = value(3, "FailureMessage", text)
+    reply = pl.when(pl.col("FailureMessage").is_null())
     # A delivered row's text matters only as the source of a missing code.
-    otherwise = message if extract_from_text else pl.lit(None, pl.String)
-    host = text("RecipientMailServerHostName")
+    otherwise = message if extract_from_text else missing(3, text)
+    host_missing = pl.col("RecipientMailServerHostName").is_null()
     return [
-        status.alias("_k_status"),
-        text("SmtpStatusCode").alias("_k_smtp"),
-        text("EnhancedSmtpStatusCode").alias("_k_enhanced"),
+        value(0, "FinalDeliveryStatus", text).alias("_k_status"),
+        value(1, "SmtpStatusCode", text).alias("_k_smtp"),
+        value(2, "EnhancedSmtpStatusCode", text).alias("_k_enhanced"),
         pl.when(failed)
-        .then(pl.coalesce(message, text("FailureReason")))
+        .then(reply.then(value(3, "FailureReason", text)).otherwise(message))
         .otherwise(otherwise)
         .alias("_k_text"),
-        pl.when(failed).then(host).alias("_k_host"),
-        pl.when(failed & host.is_null())
-        .then(text("RecipientDomain"))
+        pl.when(failed)
+        .then(value(4, "RecipientMailServerHostName", text))
+        .otherwise(missing(4, text))
+        .alias("_k_host"),
+        pl.when(failed & host_missing)
+        .then(value(5, "RecipientDomain", text))
+        .otherwise(missing(5, text))
         .alias("_k_domain"),
-        pl.when(failed).then(pl.col("IsHardBounce").cast(pl.Boolean)).alias("_k_hard"),
+        pl.when(failed)
+        .then(value(6, "IsHardBounce", flag))
+        .otherwise(missing(6, flag))
+        .alias("_k_hard"),
     ]
 
 
