@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -11,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from acsmail.codes import CATEGORIES, CLASSIFIERS, classify, explain, parser, tables
+from acsmail.codes import (
+    CATEGORIES,
+    CLASSIFIERS,
+    _key_hash,
+    _keys,
+    classify,
+    explain,
+    parser,
+    tables,
+)
 from acsmail.errors import AcsmailError
 
 REPLIES = Path(__file__).parent / "data" / "replies.csv"
@@ -590,10 +600,6 @@ def test_classify_hash_tells_apart_every_pair_of_different_keys(extract: bool) -
     # Every combination of a few values, the same values in several columns:
     # a hash that mixed up columns (or let a masked key differ from an empty
     # one) would count other groups than the key columns themselves.
-    import itertools
-
-    from acsmail.codes import _key_hash, _keys
-
     shared = [None, "550", "5.1.1", "mx.a"]
     rows = list(
         itertools.product(
