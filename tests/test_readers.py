@@ -350,6 +350,31 @@ def test_inspect_dash_reads_gzip_from_stdin() -> None:
     assert (found["format"], found["status"]) == ("csv.gz", 11)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_inspect_reads_a_named_pipe(tmp_path: Path) -> None:
+    # As a shell's <(zcat export.csv.gz) names one: a pipe read once.
+    data = (FORMS_DIR / "union-csv" / "union.csv").read_bytes()
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        with pipe.open("wb") as out:
+            out.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    result = _cli("inspect", str(pipe), "-q", "-f", "json")
+    if writer.is_alive():
+        # The pipe was never read: opened here, it lets the writer go.
+        os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+    writer.join(timeout=10)
+
+    assert result.exit_code == 0, result.stderr
+    (found,) = json.loads(result.stdout)["inputs"]
+    assert (found["file"], found["format"]) == (str(pipe), "csv")
+    assert (found["send"], found["status"], found["engagement"]) == (7, 11, 1)
+
+
 def test_scan_reports_progress_once_per_file() -> None:
     seen: list[tuple[int, int]] = []
 

@@ -38,7 +38,13 @@ from acsmail.readers._source import (
     rejects_frame,
 )
 from acsmail.readers.csv import from_utf16, open_csv
-from acsmail.readers.detect import STDIN_PATH, expand_paths, folder_hint, sniff_form
+from acsmail.readers.detect import (
+    STDIN_PATH,
+    expand_paths,
+    folder_hint,
+    is_stream,
+    sniff_form,
+)
 from acsmail.readers.jsonarray import open_json_array
 from acsmail.readers.ndjson import open_ndjson
 from acsmail.readers.parquet import open_parquet
@@ -544,12 +550,12 @@ def scan(
     opened: list[functools.partial[Source]] = []
     try:
         for done, path in enumerate(files, start=1):
-            stdin = str(path) == STDIN_PATH
+            copied, name = _copied(path, spool)
             opened.append(
                 functools.partial(
                     open_source,
-                    spool.stdin() if stdin else path,
-                    name=STDIN if stdin else None,
+                    copied,
+                    name=name,
                     spool=spool,
                     keep=kept < _KEPT_BYTES,
                     many=len(files) > _MANY_FILES,
@@ -583,6 +589,20 @@ def scan(
             "alone, not by CorrelationId and resource"
         )
     return inputs
+
+
+def _copied(path: Path, spool: Spool) -> tuple[Path, str | None]:
+    """The file to read for a path, and its name when that is not the path.
+
+    Standard input and pipes can be read only once: each is copied to a
+    file of the spool first, and keeps the name the user gave it.
+    """
+    if str(path) == STDIN_PATH:
+        return spool.stdin(), STDIN
+    if is_stream(path):
+        with path.open("rb") as stream:
+            return spool.copy(stream), str(path)
+    return path, None
 
 
 def _holding_messages(sources: list[Source]) -> list[Source]:

@@ -123,9 +123,13 @@ class Spool:
 
     def stdin(self) -> Path:
         """Copy standard input to a file, so it can be sniffed and scanned."""
-        path = self.new_file(".stdin")
+        return self.copy(sys.stdin.buffer)
+
+    def copy(self, stream: IO[bytes]) -> Path:
+        """Copy a stream (standard input, a pipe) to a file of the spool."""
+        path = self.new_file(".stream")
         with path.open("wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, _CHUNK)
+            shutil.copyfileobj(stream, out, _CHUNK)
         return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -20,6 +21,7 @@ __all__ = [
     "SKIPPED_NAMES",
     "expand_paths",
     "folder_hint",
+    "is_stream",
     "named_paths",
     "sniff_form",
 ]
@@ -52,7 +54,9 @@ _WRAPPERS: Final = {"tables": "query-api", "error": "query-api", "records": "rec
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Turn files, directories (walked recursively) and glob patterns into files.
 
-    ``-`` stands for standard input and is passed through as ``Path("-")``.
+    ``-`` stands for standard input and is passed through as ``Path("-")``,
+    as is a pipe named by a path (``<(zcat export.json.gz)``; see
+    ``is_stream``).
     Hidden files and the litter of desktop file managers are skipped inside
     directories; a file named explicitly is always read.
 
@@ -107,7 +111,7 @@ def _expand_one(text: str) -> Iterator[Path]:
     path = Path(text)
     if path.is_dir():
         yield from _walk(path)
-    elif path.is_file():
+    elif path.is_file() or is_stream(path):
         yield path
     elif _GLOB_CHARS.search(text):
         matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
@@ -119,6 +123,19 @@ def _expand_one(text: str) -> Iterator[Path]:
     else:
         msg = f"{text}: no such file or directory"
         raise InputError(msg)
+
+
+def is_stream(path: Path) -> bool:
+    """Whether a path names a pipe, which can be read only once, from the start.
+
+    A shell's process substitution (``<(zcat export.json.gz)``) names one
+    as ``/dev/fd/63``, and ``mkfifo`` makes one.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode)
 
 
 def _walk(folder: Path) -> list[Path]:
