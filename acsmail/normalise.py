@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import polars as pl
@@ -33,7 +33,7 @@ from acsmail.schema import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from acsmail.readers import Inputs
 
@@ -47,9 +47,11 @@ __all__ = [
     "Tables",
     "absent_columns",
     "each_part",
+    "filled",
     "heavy",
     "normalise",
     "read_tables",
+    "still_absent",
 ]
 
 TABLE: Final = "_table"
@@ -357,10 +359,40 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
 
 
 def absent_columns(inputs: Inputs) -> dict[str, tuple[str, ...]]:
-    """Per table, the canonical columns that no file carries."""
+    """Per table, the canonical columns that no file carries.
+
+    A JSON file carries the keys of its first records (``Source.columns``);
+    ``still_absent`` checks those against every record read.
+    """
     return {
         table.key: tuple(c for c in table.schema if c not in inputs.columns)
         for table in TABLES
+    }
+
+
+def still_absent(
+    absent: dict[str, tuple[str, ...]], filled: dict[str, set[str]]
+) -> dict[str, tuple[str, ...]]:
+    """The absent columns, less those some record of the table fills.
+
+    JSON records carry only the keys they have values for, so a key missing
+    from a file's first records may be set further down: a file that
+    concatenates the tables holds no engagement record among its first.
+    ``filled`` gives each table's columns that hold a value (``filled``).
+    """
+    return {
+        key: tuple(c for c in columns if c not in filled.get(key, set()))
+        for key, columns in absent.items()
+    }
+
+
+def filled(frames: Iterable[pl.DataFrame]) -> set[str]:
+    """The columns that hold a value in some row of some frame."""
+    return {
+        name
+        for frame in frames
+        for name in frame.columns
+        if frame[name].null_count() < frame.height
     }
 
 
@@ -501,23 +533,25 @@ def read_tables(inputs: Inputs, part_bytes: int | None = None) -> Tables:
             alone=lambda part: heavy(part, limit),
         )
     )
-    if len(pieces) == 1:
-        (only,) = pieces
-        return replace(
-            only,
-            absent=absent_columns(inputs),
-            by_message=inputs.by_message,
-        )
 
-    def joined(frames: list[pl.LazyFrame]) -> pl.LazyFrame:
-        return pl.concat([frame.collect() for frame in frames], rechunk=False).lazy()
+    def kept(name: str) -> list[pl.DataFrame]:
+        return [getattr(piece, name).collect() for piece in pieces]
+
+    frames = {SEND.key: kept("send"), STATUS.key: kept("status")}
+    frames[ENGAGEMENT.key] = kept("engagement")
+
+    def joined(frames: list[pl.DataFrame]) -> pl.LazyFrame:
+        return pl.concat(frames, rechunk=False).lazy()
 
     return Tables(
-        send=joined([piece.send for piece in pieces]),
-        status=joined([piece.status for piece in pieces]),
-        engagement=joined([piece.engagement for piece in pieces]),
-        rejected=joined([piece.rejected for piece in pieces]),
-        unclassified=joined([piece.unclassified for piece in pieces]),
-        absent=absent_columns(inputs),
+        send=joined(frames[SEND.key]),
+        status=joined(frames[STATUS.key]),
+        engagement=joined(frames[ENGAGEMENT.key]),
+        rejected=joined(kept("rejected")),
+        unclassified=joined(kept("unclassified")),
+        absent=still_absent(
+            absent_columns(inputs),
+            {key: filled(table) for key, table in frames.items()},
+        ),
         by_message=inputs.by_message,
     )

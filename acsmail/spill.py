@@ -23,8 +23,10 @@ from acsmail.normalise import (
     Tables,
     absent_columns,
     each_part,
+    filled,
     heavy,
     normalise,
+    still_absent,
 )
 from acsmail.readers import ENGINE, REJECTS_SCHEMA
 from acsmail.readers._limits import spill_bytes
@@ -35,6 +37,7 @@ from acsmail.report import (
     inputs_per_file,
     rejected_section,
 )
+from acsmail.schema import ENGAGEMENT, SEND, STATUS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,6 +52,8 @@ __all__ = ["SHARES", "needs_spill", "spilled_basis"]
 #: deliveries are what memory holds at one time.
 SHARES: Final = 16
 _TABLES: Final = ("send", "status", "engagement")
+#: The table key of each of them.
+_KEYS: Final = {"send": SEND.key, "status": STATUS.key, "engagement": ENGAGEMENT.key}
 _SHARE: Final = "_share"
 
 
@@ -101,6 +106,7 @@ def spilled_basis(
     files, rejected, unclassified = [], [], []
     schemas: dict[str, pl.Schema] = {}
     written: dict[tuple[str, int], list[Path]] = {}
+    carried: dict[str, set[str]] = {}
 
     def read(part: Inputs) -> Tables:
         tables = normalise(part)
@@ -118,6 +124,7 @@ def spilled_basis(
         for name in _TABLES:
             frame = getattr(tables, name).collect()
             schemas.setdefault(name, frame.schema)
+            carried.setdefault(_KEYS[name], set()).update(filled([frame]))
             pieces = frame.with_columns(_share(shares)).partition_by(
                 _SHARE, as_dict=True, include_key=False
             )
@@ -126,7 +133,7 @@ def spilled_basis(
                 piece.write_parquet(path)
                 written.setdefault((name, int(share)), []).append(path)
 
-    absent = absent_columns(inputs)
+    absent = still_absent(absent_columns(inputs), carried)
     by_message = inputs.by_message
     none_rejected = pl.LazyFrame(schema=REJECTS_SCHEMA)
     none_unclassified = pl.LazyFrame(schema=UNCLASSIFIED_SCHEMA)

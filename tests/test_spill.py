@@ -65,3 +65,44 @@ def test_rejected_records_are_counted_the_same_when_spilled(
     # One record of each bad file (fixtures/bad/EXPECTED.md), named by line.
     assert spilled["overview"][0]["rejected"] == 2
     assert sorted(row["line"] for row in spilled["rejected"]) == [2, 2]
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_a_column_is_absent_only_if_no_record_fills_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill: bool
+) -> None:
+    # One JSON Lines file of the tables one after another: its first 60
+    # records are sends, so the engagement keys appear only after them.
+    send = {
+        "TimeGenerated": "2026-02-10T10:00:00Z",
+        "OperationName": "SendMail",
+        "Size": 0.02,
+    }
+    view = {
+        "TimeGenerated": "2026-02-10T10:05:00Z",
+        "CorrelationId": "m0",
+        "OperationName": "UserEngagement",
+        "RecipientId": "a@example.com",
+        "EngagementType": "View",
+        "UserAgent": "Mozilla/5.0",
+    }
+    records = [{**send, "CorrelationId": f"m{n}"} for n in range(60)] + [view]
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+    report = _report(monkeypatch, str(path), spill=spill)
+
+    # The sends carry no resource and no counts; the view no context and no
+    # InternetMessageId. EngagementType and UserAgent are filled.
+    assert report["absent_columns"] == [  # type: ignore[index]
+        {
+            "table": "send",
+            "absent_columns": "ResourceId, AttachmentsCount, ToRecipientsCount, "
+            "CcRecipientsCount, BccRecipientsCount, UniqueRecipientsCount, "
+            "TrafficSource",
+        },
+        {
+            "table": "engagement",
+            "absent_columns": "ResourceId, EngagementContext, InternetMessageId",
+        },
+    ]
