@@ -82,3 +82,22 @@ def test_json_report_escapes_invisible_marks() -> None:
     assert json.loads(text) == {"failure_reasons": [{"reply": _UNSEEN}]}
     # A character past U+FFFF is written as its two UTF-16 halves.
     assert "a\\u200eb\\u200bc\\ufeffd\\u061ce\\udb40\\udc41f" in text
+
+
+def test_hourly_outcomes_say_where_a_status_without_a_send_counts() -> None:
+    note = "A final status with no send record counts in the hour of the status."
+    sections = {
+        "hourly_outcomes": pl.DataFrame(
+            {
+                "hour": [datetime(2026, 2, 10, 7, tzinfo=UTC)],
+                "recipients": [2],
+                "delivered": [1],
+                "delivered_share": [0.5],
+            }
+        )
+    }
+    for form in ("table", "markdown", "html"):
+        text = render_report(sections, form)
+        title = text.index("Final statuses per hour sent (UTC)")
+        assert text.index(note) > title, form
+    assert note not in render_report(sections, "json")

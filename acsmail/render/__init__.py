@@ -71,6 +71,9 @@ _PROXY_CAUTION: Final = (
 )
 #: A sentence printed under a section, for what its figures cannot say.
 NOTES: Final = {
+    "hourly_outcomes": (
+        "A final status with no send record counts in the hour of the status."
+    ),
     "engagement": _PROXY_CAUTION,
     "engagement_senders": _PROXY_CAUTION,
 }
