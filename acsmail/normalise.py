@@ -188,6 +188,21 @@ def _signal(column: str, *, names_a_table: bool) -> pl.Expr:
     )
 
 
+def _blank_as_null(column: str) -> pl.Expr:
+    """The column with its empty and whitespace-only values made null.
+
+    Only a value that starts with whitespace can be blank, and whitespace
+    sorts low among ASCII characters (below ``!``) or among the others
+    (from U+0085, the first one past ASCII), so two comparisons against
+    the start of each value find the few to look at. Stripping every value
+    would copy every text of the table once more.
+    """
+    value = pl.col(column)
+    maybe = (value < "!") | (value >= "\u0085")
+    rest = pl.when(maybe).then(value).str.strip_chars_start()
+    return pl.when(rest.str.len_bytes() == 0).then(None).otherwise(value).alias(column)
+
+
 def _by_content() -> pl.Expr:
     """Guess a record's table from the fields only that table fills."""
     return (
@@ -419,12 +434,7 @@ def normalise(inputs: Inputs) -> Tables:
         if name not in present
     ]
     text = [
-        # Blank when nothing is left after the leading whitespace: cheaper to
-        # find than stripping both ends and comparing.
-        pl.when(pl.col(name).str.strip_chars_start().str.len_bytes() == 0)
-        .then(None)
-        .otherwise(pl.col(name))
-        .alias(name)
+        _blank_as_null(name)
         for name in present
         if name in columns and name != "TimeGenerated"
     ]

@@ -1096,6 +1096,40 @@ def test_scan_cut_off_records_document_keeps_whole_records(data: st.DataObject) 
     assert rejected.height == (0 if complete else 1)
 
 
+def test_blank_values_become_null_and_padded_text_is_kept(tmp_path: Path) -> None:
+    # Empty and whitespace-only values (a tab, a no-break space, NEL, an
+    # ideographic space) are missing values; text after leading whitespace,
+    # or starting with a character past ASCII, is a value.
+    reasons = [
+        "",
+        " \t",
+        "\u00a0",
+        "\u0085",
+        "\u3000 ",
+        " late",
+        "\u00e9t\u00e9",
+        "\u65e5",
+    ]
+    lines = []
+    for number, reason in enumerate(reasons):
+        record = {
+            "TimeGenerated": f"2026-02-10T16:00:0{number}Z",
+            "CorrelationId": f"m{number}",
+            "RecipientId": "a@b.example",
+            "DeliveryStatus": "Failed",
+            "FailureReason": reason,
+            "Type": STATUS_TABLE,
+        }
+        lines.append(json.dumps(record) + "\n")
+    path = tmp_path / "status.json"
+    path.write_text("".join(lines))
+
+    status = _tables([str(path)])[1].sort("CorrelationId")
+
+    expected = [None, None, None, None, None, " late", "\u00e9t\u00e9", "\u65e5"]
+    assert status["FailureReason"].to_list() == expected
+
+
 def test_records_without_a_message_id_are_rejected(tmp_path: Path) -> None:
     # Blank ids (empty, spaces, a no-break space, an ideographic space) and a
     # missing one: each such send names no message and would otherwise pass,
