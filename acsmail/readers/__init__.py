@@ -286,6 +286,11 @@ class Inputs:
         return converted or bool(self.lacking_resource())
 
     @property
+    def general_times(self) -> bool:
+        """Whether some file writes datetimes that take the general parser."""
+        return any(s.dates is not None and s.dates.general for s in self.sources)
+
+    @property
     def columns(self) -> frozenset[str]:
         """Canonical columns carried by at least one file."""
         return frozenset().union(*(source.columns for source in self.sources))
