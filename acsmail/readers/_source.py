@@ -438,7 +438,9 @@ def finish(
             continue
         expr = pl.col(source_name).cast(pl.String)
         if source_name == first:
-            expr = expr.str.strip_chars_start("\ufeff")
+            # Only a value that sorts at or past the mark can start with it.
+            marked = pl.when(expr >= "\ufeff").then(expr)
+            expr = pl.coalesce(marked.str.strip_chars_start("\ufeff"), expr)
         if null_text is not None:
             expr = pl.when(expr == null_text).then(None).otherwise(expr)
         if decimal_comma and canonical in _FLOAT_COLUMNS:

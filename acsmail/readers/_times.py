@@ -183,11 +183,15 @@ def _parsed(values: pl.Expr, fmt: str) -> pl.Expr:
 def parse_time(expr: pl.Expr, time_format: TimeFormat) -> pl.Expr:
     """Parse datetime text in the file's format as UTC; null where it fails.
 
-    A value that fails is worth a second try (``iso_retry``).
+    A value that fails is worth a second try (``retry_time``), which is
+    where padded values are stripped: stripping every value first would
+    copy the whole column.
     """
     fmt = time_format.format or _ISO[0]
     if fmt not in _ISO:
-        return _parsed(expr, fmt)
+        return expr.str.to_datetime(
+            fmt, time_unit="us", time_zone="UTC", strict=False
+        ).cast(TIME)
     return _iso_quickly(expr, fmt)
 
 
@@ -237,8 +241,14 @@ def retry_time(raw: pl.Expr, parsed: pl.Expr, time_format: TimeFormat) -> pl.Exp
         if fmt in formats:
             siblings = [other for other in formats if other != fmt]
     retry = pl.when(parsed.is_null()).then(raw)
+    # A padded value failed the file's own format; stripped, it is tried
+    # in that format before any other.
+    padded = [_parsed(retry, fmt)] if time_format.general and fmt else []
     return pl.coalesce(
-        iso_retry(raw, parsed), *(_parsed(retry, other) for other in siblings)
+        parsed,
+        *padded,
+        iso_retry(raw, parsed),
+        *(_parsed(retry, other) for other in siblings),
     )
 
 
