@@ -1096,6 +1096,23 @@ def test_scan_cut_off_records_document_keeps_whole_records(data: st.DataObject) 
     assert rejected.height == (0 if complete else 1)
 
 
+def test_a_padded_locale_time_is_read_in_the_file_s_format(tmp_path: Path) -> None:
+    # The file's format fails on the padding; the retry strips it and tries
+    # the same format first. 13/2 settles the day/month order.
+    send = "ACSEmailSendMailOperational"
+    path = tmp_path / "sends.csv"
+    path.write_text(
+        "TimeGenerated [UTC],CorrelationId,Size,Type\n"
+        f'"13/2/2026, 4:00:01.100 PM",m1,0.1,{send}\n'
+        f'" 13/2/2026, 4:00:02.200 PM ",m2,0.1,{send}\n'
+    )
+    sends = _sends([str(path)])
+    assert sends["TimeGenerated"].to_list() == [
+        datetime(2026, 2, 13, 16, 0, 1, 100000, tzinfo=UTC),
+        datetime(2026, 2, 13, 16, 0, 2, 200000, tzinfo=UTC),
+    ]
+
+
 def test_blank_values_become_null_and_padded_text_is_kept(tmp_path: Path) -> None:
     # Empty and whitespace-only values (a tab, a no-break space, NEL, an
     # ideographic space) are missing values; text after leading whitespace,
