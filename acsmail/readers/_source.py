@@ -473,11 +473,7 @@ def finish(
         for name in mapping.values()
         if not (name == "TimeGenerated" and typed_time is not None)
     ]
-    # Read as categories by the scan, as text by a careful read.
-    lengths += [
-        (name, pl.col(alias).cast(pl.Categorical).cat.len_bytes())
-        for alias, name in unused.items()
-    ]
+    lengths += [(name, pl.col(alias).str.len_bytes()) for alias, name in unused.items()]
     too_long = _too_long(lengths)
     if typed_time is None and "TimeGenerated" in mapping.values():
         # Parsed into a column of its own first: written inline, the parse

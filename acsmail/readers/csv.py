@@ -169,9 +169,7 @@ def _source(
     others = [name for name in layout.header if name not in mapping]
 
     def scan(members: Sequence[Source]) -> pl.LazyFrame:
-        lf = _scan(
-            [member.path for member in members], layout, several=True, unused=others
-        )
+        lf = _scan([member.path for member in members], layout, several=True)
         return finish(
             name_files(lf, members),
             mapping=mapping,
@@ -184,7 +182,7 @@ def _source(
 
     def fast() -> pl.LazyFrame:
         return finish(
-            _scan([file.path], layout, several=False, unused=others),
+            _scan([file.path], layout, several=False),
             mapping=mapping,
             time_format=time_format,
             file=file.name,
@@ -230,9 +228,7 @@ def _source(
     )
 
 
-def _scan(
-    paths: list[Path], layout: _Layout, *, several: bool, unused: Sequence[str]
-) -> pl.LazyFrame:
+def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
     """The records of the files, each numbered by its position in its file.
 
     The line a record starts on is the position plus the newlines that the
@@ -240,27 +236,20 @@ def _scan(
     field of every record costs more than a fifth of the scan, so it is left
     to ``_file_lines`` for the records that are shown.
     """
-    lf = _read(paths, layout, several=several, unused=unused)
+    lf = _read(paths, layout, several=several)
     position = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if several:
         position = position.over(PATH)
     return lf.with_columns(position.alias(SOURCE_LINE))
 
 
-def _read(
-    paths: list[Path],
-    layout: _Layout,
-    *,
-    several: bool,
-    unused: Sequence[str] = (),
-) -> pl.LazyFrame:
-    """The files' records as text.
+def _read(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
+    """The files' records as text, the columns no table uses too.
 
-    The ``unused`` columns, read only to be checked, come as categories,
-    which hold a value that repeats on every row once.
+    Those are read only to be checked (``finish``), and as text, which
+    costs less to read than categories.
     """
     schema: dict[str, pl.DataType] = dict.fromkeys(layout.header, pl.String())
-    schema |= dict.fromkeys(unused, pl.Categorical())
     return pl.scan_csv(
         paths,
         separator=layout.delimiter,
