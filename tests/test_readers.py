@@ -828,6 +828,77 @@ def test_scan_status_lines_of_one_table_read_as_before(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_of_sends_then_a_status_past_the_sample_keeps_both(
+    tmp_path: Path,
+) -> None:
+    # The first megabyte, which is sampled, holds sends alone, so the file
+    # is scanned as the send table's; a status record further down fails
+    # that scan, and the file is scanned again with each record sorted on
+    # its own: nothing rejected, nothing read record by record.
+    send = "ACSEmailSendMailOperational"
+    rows = [
+        f"2026-02-10T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z,m{n},0.5,{send}"
+        for n in range(20_000)
+    ]
+    status = "2026-02-10T02:00:00Z,m1,,ACSEmailStatusUpdateOperational,a@b.example"
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "TimeGenerated,CorrelationId,Size,Type,RecipientId\n"
+        + "".join(f"{row},\n" for row in rows)
+        + status
+        + "\n"
+    )
+    assert path.stat().st_size > 1024 * 1024
+    inputs = scan([str(path)])
+    assert inputs.sources[0].table == "sendmail"
+
+    sends, statuses, _, rejected = _tables([str(path)], with_rejects=True)
+
+    assert sends.height == 20_000
+    assert statuses.select("CorrelationId", "RecipientId", "_line").rows() == [
+        ("m1", "a@b.example", 20_002)
+    ]
+    assert rejected.height == 0
+
+
+def test_csv_of_one_table_reads_the_same_scanned_as_that_table(
+    tmp_path: Path,
+) -> None:
+    # Values, lines and rejections are the same whether the records are
+    # sorted into tables one by one or taken for the table of their Type.
+    status = "ACSEmailStatusUpdateOperational"
+    lines = [
+        f"2026-02-10T01:00:{n:02d}Z,m{n},r{n}@contoso.com,Delivered,"
+        f"{'maybe' if n == 7 else 'false'},{status}\n"
+        for n in range(20)
+    ]
+    path = tmp_path / "status.csv"
+    path.write_text(
+        "TimeGenerated,CorrelationId,RecipientId,DeliveryStatus,IsHardBounce,Type\n"
+        + "".join(lines)
+    )
+    inputs = scan([str(path)])
+    (source,) = inputs.sources
+    assert source.widen is not None
+    assert source.table == "statusupdate"
+
+    def plans(current: Any) -> list[pl.LazyFrame]:
+        tables = normalise(current)
+        return [tables.status, tables.rejected]
+
+    narrow_status, narrow_rejected = inputs.collect(plans)
+    source.widen()
+    assert source.widen is None
+    assert source.table is None
+    wide_status, wide_rejected = inputs.collect(plans)
+    assert_frame_equal(narrow_status, wide_status)
+    assert_frame_equal(narrow_rejected, wide_rejected)
+    assert narrow_status.height == 19
+    assert narrow_rejected.select("line", "reason").rows() == [
+        (9, "IsHardBounce: expected true or false, got 'maybe'")
+    ]
+
+
 def test_read_tables_in_parts_equals_reading_whole(tmp_path: Path) -> None:
     # Three blobs, one cut off in its last line: read one file per part, the
     # tables and the rejection are those of a single read of all three.

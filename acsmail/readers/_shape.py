@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
-from acsmail.readers._source import canonical_name
+from acsmail.readers._source import canonical_name, failing_when
 from acsmail.schema import SIGNAL_COLUMNS, SOURCE_LINE, TABLES, table_named
 
 if TYPE_CHECKING:
@@ -257,14 +257,12 @@ def _failing_when_other(line: pl.Expr, wrong_type: pl.Expr | None) -> pl.Expr:
     not lose them quietly: it fails on that record, and the file is read
     record by record instead, which understands both spellings. A narrowed
     shape (``Shape.narrowed``) fails likewise on a record of another
-    ``Type``, and the file is scanned again with every field. The checks
-    ride on the line number, which every plan reads.
+    ``Type``, and the file is scanned again with every field.
     """
     odd = pl.col(PROPERTIES).is_not_null()
     if wrong_type is not None:
         odd = odd | wrong_type
-    failed = pl.when(odd).then(pl.lit("does not fit"))
-    return (line + failed.cast(pl.Int64, strict=True).fill_null(0)).alias(SOURCE_LINE)
+    return failing_when(line, odd)
 
 
 def _canonical(name: str) -> str:

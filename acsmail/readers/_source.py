@@ -57,6 +57,7 @@ __all__ = [
     "canonical_name",
     "column_map",
     "empty_records",
+    "failing_when",
     "finish",
     "name_files",
     "refuse_deliveries",
@@ -375,6 +376,18 @@ def _format_of_shapes(
         [shape.replace("0", "1") for shape in sorted(shapes)], dtype=pl.String
     )
     return detect_time_format(examples, date_order=date_order)
+
+
+def failing_when(line: pl.Expr, odd: pl.Expr) -> pl.Expr:
+    """The line numbers, or a failed scan where ``odd`` holds for a record.
+
+    A scan that assumed something of a file's records from its first ones
+    fails this way on a record that proves it wrong, and the file is then
+    read in a way that assumes nothing. The check rides on the line number,
+    which every plan reads.
+    """
+    failed = pl.when(odd).then(pl.lit("does not fit"))
+    return (line + failed.cast(pl.Int64, strict=True).fill_null(0)).alias(SOURCE_LINE)
 
 
 def name_files(lf: pl.LazyFrame, members: Sequence[Source]) -> pl.LazyFrame:

@@ -30,13 +30,14 @@ from acsmail.readers._source import (
     Careful,
     Source,
     column_map,
+    failing_when,
     finish,
     name_files,
     refuse_deliveries,
     rejects_frame,
     sample_time_format,
 )
-from acsmail.schema import SOURCE_LINE, local_time_column
+from acsmail.schema import SOURCE_LINE, local_time_column, table_named
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -132,7 +133,9 @@ def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> 
         file = _rewritten(file, spool, data)
         text = _sample(file)
     time_format, time_warnings = sample_time_format(
-        _time_sample(text, layout, mapping), date_order=date_order, source=file.name
+        _column_sample(text, layout, mapping, "TimeGenerated"),
+        date_order=date_order,
+        source=file.name,
     )
     warnings += time_warnings
     local = [name for name in mapping if local_time_column(name)]
@@ -143,7 +146,8 @@ def open_csv(file: InputFile, *, spool: Spool, date_order: DateOrder | None) -> 
             "off by that zone's offset, and so are durations to records from "
             "files in another zone"
         )
-    source = _source(file, layout, mapping, time_format)
+    kind = _one_type(_column_sample(text, layout, mapping, "Type"))
+    source = _source(file, layout, mapping, time_format, kind)
     source.warnings.extend(warnings)
     file.head = b""
     if not _ends_with_newline(file):
@@ -162,14 +166,41 @@ def _sample(file: InputFile) -> str:
     return head.decode("utf-8", "replace")
 
 
+def _one_type(types: list[str]) -> str | None:
+    """The ``Type`` that every sampled record names, when it names a table."""
+    kinds = set(types)
+    if len(kinds) != 1:
+        return None
+    (kind,) = kinds
+    return kind if kind == kind.strip() and table_named(kind) else None
+
+
 def _source(
-    file: InputFile, layout: _Layout, mapping: dict[str, str], time_format: TimeFormat
+    file: InputFile,
+    layout: _Layout,
+    mapping: dict[str, str],
+    time_format: TimeFormat,
+    kind: str | None,
 ) -> Source:
+    """The source of a CSV file; ``kind`` is the one ``Type`` its sample names.
+
+    A file whose sampled records all name one table's ``Type`` is scanned
+    as that table's: its records need no sorting into tables, and the scan
+    fails on a record of another ``Type`` (or none), after which the file
+    is scanned again with every record sorted on its own (``widen``).
+    """
     decimal_comma = layout.delimiter == ";"
     others = [name for name in layout.header if name not in mapping]
+    type_column = next((n for n, c in mapping.items() if c == "Type"), None)
+
+    def checked(lf: pl.LazyFrame) -> pl.LazyFrame:
+        if kind is None or type_column is None:
+            return lf
+        other = (pl.col(type_column) != kind).fill_null(True)
+        return lf.with_columns(failing_when(pl.col(SOURCE_LINE), other))
 
     def scan(members: Sequence[Source]) -> pl.LazyFrame:
-        lf = _scan([member.path for member in members], layout, several=True)
+        lf = checked(_scan([member.path for member in members], layout, several=True))
         return finish(
             name_files(lf, members),
             mapping=mapping,
@@ -182,7 +213,7 @@ def _source(
 
     def fast() -> pl.LazyFrame:
         return finish(
-            _scan([file.path], layout, several=False),
+            checked(_scan([file.path], layout, several=False)),
             mapping=mapping,
             time_format=time_format,
             file=file.name,
@@ -204,16 +235,29 @@ def _source(
         )
         return Careful(lf.collect(), rejects_frame(file.name, rejects), warnings)
 
-    key = (
-        "csv",
-        layout.delimiter,
-        layout.skip,
-        tuple(layout.header),
-        time_format.format,
-        file.hint,
-    )
+    def batch() -> Batch:
+        key = (
+            "csv",
+            layout.delimiter,
+            layout.skip,
+            tuple(layout.header),
+            time_format.format,
+            file.hint,
+            kind,
+        )
+        return Batch(key, scan)
+
+    def widen() -> None:
+        nonlocal kind
+        kind = None
+        if source.batch is not None:  # still scanned with others like it
+            source.batch = batch()
+        source.widen = None
+        source.table = None
+
+    narrowed = table_named(kind) if kind is not None and type_column else None
     form = "csv.gz" if file.compressed else "csv"
-    return Source(
+    source = Source(
         file.path,
         form,
         frozenset(mapping.values()),
@@ -221,11 +265,14 @@ def _source(
         careful,
         file.hint,
         display=file.name,
-        batch=Batch(key, scan),
+        batch=batch(),
         raw_text=lambda lines: _raw_records(file, layout, lines),
         lines=lambda: _file_lines(file.path, layout),
         numbered_by_position=True,
+        widen=widen if narrowed is not None else None,
+        table=narrowed.key if narrowed is not None else None,
     )
+    return source
 
 
 def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
@@ -277,10 +324,11 @@ def _file_lines(path: Path, layout: _Layout) -> np.ndarray:
     return lines.collect(engine="in-memory").to_series().to_numpy()
 
 
-def _time_sample(text: str, layout: _Layout, mapping: dict[str, str]) -> list[str]:
-    names = [
-        name for name, canonical in mapping.items() if canonical == "TimeGenerated"
-    ]
+def _column_sample(
+    text: str, layout: _Layout, mapping: dict[str, str], canonical: str
+) -> list[str]:
+    """The values of one canonical column in the records of the sample."""
+    names = [name for name, known in mapping.items() if known == canonical]
     if not names:
         return []
     position = layout.header.index(names[0])
