@@ -70,10 +70,10 @@ _SIZE: Final = "_size"
 _SHARED: Final = "_shared"
 #: The field every copy of a record shares and that few other records do:
 #: times are kept to the microsecond, so records at one instant are rare
-#: but for copies. Grouping by it alone is several times cheaper than by
-#: message and recipient too, and lets only a few more records through to
-#: the whole-record comparison.
-_CHEAP_FIELDS: Final = ("TimeGenerated",)
+#: but for copies. Looking for repeats of it alone is several times cheaper
+#: than of message and recipient too, and lets only a few more records
+#: through to the whole-record comparison.
+_CHEAP_FIELD: Final = "TimeGenerated"
 _ROW: Final = "_row"
 _RANK: Final = "_rank"
 
@@ -153,25 +153,38 @@ class Deliveries:
         return Deliveries(rows.lazy(), counts.lazy(), self.engagement)
 
 
-def _merge_fields(lf: pl.LazyFrame) -> tuple[list[str], list[str]]:
-    """The fields duplicates share (all but provenance), and the cheap ones."""
+def _merge_fields(lf: pl.LazyFrame) -> tuple[list[str], bool]:
+    """The fields duplicates share (all but provenance); whether the cheap one is."""
     names = lf.collect_schema().names()
     subset = [name for name in names if name not in _PROVENANCE]
-    return subset, [name for name in _CHEAP_FIELDS if name in names]
+    return subset, _CHEAP_FIELD in names
+
+
+def _repeated(column: str) -> pl.Expr:
+    """Whether another record holds the same value in the column.
+
+    Sorted, equal values sit side by side; sorting the column costs half
+    what grouping every record by it does, and the values found twice are
+    few.
+    """
+    ordered = pl.col(column).sort()
+    twice = ordered.filter(ordered == ordered.shift(1)).unique()
+    value = pl.col(column)
+    both_missing = value.is_null() & (value.null_count() > 1)
+    return value.is_in(twice.implode()).fill_null(False) | both_missing
 
 
 def dedupe(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Merge records identical in every canonical field, wherever they came from.
 
-    Records are first grouped by their time; only those that share it with
-    another record can be duplicates, and only those are compared field by
-    field. The first of each
-    set of duplicates is kept; the order of the records is not.
+    Only records that share their time with another record can be
+    duplicates, and only those are compared field by field. The first of
+    each set of duplicates is kept; the order of the records is not.
     """
     subset, cheap = _merge_fields(lf)
     if not cheap:
         return lf.unique(subset=subset, keep="first", maintain_order=True)
-    marked = lf.with_columns((pl.len().over(cheap) > 1).alias(_SHARED)).cache()
+    marked = lf.with_columns(_repeated(_CHEAP_FIELD).alias(_SHARED)).cache()
     alone = marked.filter(~pl.col(_SHARED))
     shared = marked.filter(pl.col(_SHARED)).unique(
         subset=subset, keep="first", maintain_order=True
@@ -188,7 +201,7 @@ def _merged_in_memory(lf: pl.LazyFrame) -> pl.LazyFrame:
     subset, cheap = _merge_fields(lf)
     if not cheap:
         return dedupe(lf).collect(engine=ENGINE).lazy()
-    shared = lf.select(pl.len().over(cheap) > 1).collect(engine=ENGINE).to_series()
+    shared = lf.select(_repeated(_CHEAP_FIELD)).collect(engine=ENGINE).to_series()
     first = (
         lf.with_row_index(_ROW)
         .filter(pl.lit(shared))

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acsmail.cli import cli
-from acsmail.deliveries import Options, _recipient_domain, build_deliveries
+from acsmail.deliveries import Options, _recipient_domain, build_deliveries, dedupe
 from acsmail.normalise import normalise
 from acsmail.readers import scan
 
@@ -437,6 +437,23 @@ def test_deliveries_merge_duplicates_the_same_either_way(
     assert counts["ties"] == 1
     assert counts["superseded_status_records"] == 2
     assert sorted(rows["FinalDeliveryStatus"].to_list()) == ["Bounced", "Delivered"]
+
+
+def test_dedupe_compares_only_records_that_share_a_time() -> None:
+    # Times far apart, equal ones, and missing ones: the copies of m1 at t1
+    # and of m3 without a time merge; m2 shares t1 but no other field.
+    t1 = datetime(2026, 2, 10, 10, tzinfo=UTC)
+    late = datetime(2262, 4, 11, tzinfo=UTC)
+    lf = pl.LazyFrame(
+        {
+            "TimeGenerated": [t1, late, t1, None, t1, None, None],
+            "CorrelationId": ["m1", "m9", "m1", "m3", "m2", "m3", "m4"],
+            "_file": ["a", "a", "b", "a", "a", "b", "b"],
+            "_line": [1, 2, 1, 3, 4, 2, 3],
+        }
+    )
+    kept = dedupe(lf).collect().sort("CorrelationId")
+    assert kept["CorrelationId"].to_list() == ["m1", "m2", "m3", "m4", "m9"]
 
 
 @pytest.mark.parametrize("in_memory", [False, True])
