@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 import polars as pl
 
+from acsmail.exprs import per_distinct
 from acsmail.readers import ENGINE, PART_BYTES
 from acsmail.readers._source import HINT, REJECT, REJECTS_SCHEMA
 from acsmail.schema import (
@@ -148,21 +149,6 @@ class Tables:
         return pl.concat([self.rejected, unplaced])
 
 
-def _per_distinct(
-    column: str, change: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType
-) -> pl.Expr:
-    """``change`` of a column that holds a few values over and over.
-
-    Each distinct value is changed once and every record looks its answer
-    up: on a column such as the resource, whose handful of values repeat
-    on every record, folding the case of each record's copy costs several
-    times the look-up.
-    """
-    # In order of first sight, so that both lists line up.
-    distinct = pl.col(column).unique(maintain_order=True)
-    return pl.col(column).replace_strict(distinct, change(distinct), return_dtype=dtype)
-
-
 def _signal(column: str, *, names_a_table: bool) -> pl.Expr:
     """The table a column's value names, where it names one of ours.
 
@@ -177,7 +163,7 @@ def _signal(column: str, *, names_a_table: bool) -> pl.Expr:
     names = pl.Series([*_NAMES_OF_TABLES, None], dtype=pl.String)
     tables = pl.Series([*_NAMES_OF_TABLES.values(), None], dtype=pl.String)
     other = _ANOTHER_TABLE if names_a_table else None
-    return _per_distinct(
+    return per_distinct(
         column,
         lambda value: (
             value.str.strip_chars()
@@ -251,7 +237,7 @@ def _canonical_spelling(column: str, spellings: tuple[str, ...]) -> pl.Expr:
             lookup, default=value, return_dtype=pl.String
         )
 
-    return _per_distinct(column, spelt, pl.String()).alias(column)
+    return per_distinct(column, spelt, pl.String()).alias(column)
 
 
 def _expected(dtype: pl.DataType) -> str | None:
@@ -268,7 +254,7 @@ def _expected(dtype: pl.DataType) -> str | None:
 def _parsed(column: str, dtype: pl.DataType) -> pl.Expr:
     """The first step of a cast: the text read as a number, or folded."""
     if dtype == pl.Boolean:
-        return _per_distinct(
+        return per_distinct(
             column,
             lambda value: value.str.strip_chars().str.to_lowercase(),
             pl.String(),
@@ -365,7 +351,7 @@ def _table_frame(records: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     # A few resources repeat on every record: as categories they are stored
     # once, and compare as fast as numbers in joins. Case and padding do not
     # make another resource.
-    resource = _per_distinct(
+    resource = per_distinct(
         "ResourceId",
         lambda value: value.str.strip_chars().str.to_lowercase(),
         pl.String(),

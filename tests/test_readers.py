@@ -30,7 +30,8 @@ from polars.testing import assert_frame_equal
 
 from acsmail.cli import cli
 from acsmail.errors import InputError
-from acsmail.normalise import _per_distinct, each_part, normalise, read_tables
+from acsmail.exprs import per_distinct
+from acsmail.normalise import each_part, normalise, read_tables
 from acsmail.readers import scan
 from acsmail.readers._files import WHOLE_BYTES
 from acsmail.readers._times import _ISO, TimeFormat, iso_retry, parse_time
@@ -1334,7 +1335,7 @@ def test_a_change_per_distinct_value_equals_the_change_of_each(
         return value.str.strip_chars().str.to_lowercase()
 
     found = frame.select(
-        _per_distinct("v", change, pl.String()).alias("looked_up"),
+        per_distinct("v", change, pl.String()).alias("looked_up"),
         change(pl.col("v")).alias("direct"),
     )
     assert found["looked_up"].to_list() == found["direct"].to_list()
