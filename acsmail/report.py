@@ -447,17 +447,32 @@ def _sender() -> pl.Expr:
     )
 
 
-def _senders(rows: pl.LazyFrame) -> pl.LazyFrame:
-    sender = _sender()
+def _by_sender(rows: pl.LazyFrame, sums: list[pl.Expr]) -> pl.LazyFrame:
+    """``sums`` per sender address, of figures that add up.
+
+    The rows are grouped by the address's two columns first, and the few
+    groups then by the address: building the address of every row would
+    cost several times as much. Two pairs of columns can make one address
+    (a missing user name reads as an empty one), hence the second step.
+    """
+    names = [sum_.meta.output_name() for sum_ in sums]
     return (
-        _final(rows)
-        .group_by(sender.alias("sender"))
-        .agg(
-            pl.len().alias("total"),
-            _status_is("Delivered").alias("delivered"),
-            _status_is("Bounced").alias("bounced"),
-            _status_is("Failed").alias("failed"),
-        )
+        rows.group_by("SenderUsername", "SenderDomain")
+        .agg(sums)
+        .group_by(_sender().alias("sender"))
+        .agg(pl.col(names).sum())
+    )
+
+
+def _senders(rows: pl.LazyFrame) -> pl.LazyFrame:
+    counts = [
+        pl.len().alias("total"),
+        _status_is("Delivered").alias("delivered"),
+        _status_is("Bounced").alias("bounced"),
+        _status_is("Failed").alias("failed"),
+    ]
+    return (
+        _by_sender(_final(rows), counts)
         .with_columns(_share(pl.col("bounced"), pl.col("total")).alias("bounce_rate"))
         .sort(["total", "sender"], descending=[True, False], nulls_last=True)
     )
@@ -546,25 +561,28 @@ def _mail_servers(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _engagement(
-    delivered: pl.LazyFrame, counts: pl.LazyFrame, key: pl.Expr, name: str
+    delivered: pl.LazyFrame, counts: pl.LazyFrame, name: str
 ) -> pl.LazyFrame:
-    """Open and click rates of delivered mail, grouped by ``key``.
+    """Open and click rates of delivered mail, per ``domain`` or ``sender``.
 
     The section is empty when the export has no engagement records at all:
     tracking is off by default, and rates of zero would then mislead.
     """
     recorded = counts.select(pl.col("engagement_records").alias("_records"))
+    sums = [
+        pl.len().cast(pl.Int64).alias("delivered"),
+        (pl.col("views") > 0).sum().cast(pl.Int64).alias("viewed"),
+        (pl.col("clicks") > 0).sum().cast(pl.Int64).alias("clicked"),
+        pl.col("views").sum(),
+        pl.col("clicks").sum(),
+        pl.col("proxy_views").sum(),
+    ]
+    if name == "sender":
+        grouped = _by_sender(delivered, sums)
+    else:
+        grouped = delivered.group_by(pl.col("RecipientDomain").alias(name)).agg(sums)
     return (
-        delivered.group_by(key.alias(name))
-        .agg(
-            pl.len().cast(pl.Int64).alias("delivered"),
-            (pl.col("views") > 0).sum().cast(pl.Int64).alias("viewed"),
-            (pl.col("clicks") > 0).sum().cast(pl.Int64).alias("clicked"),
-            pl.col("views").sum(),
-            pl.col("clicks").sum(),
-            pl.col("proxy_views").sum(),
-        )
-        .with_columns(
+        grouped.with_columns(
             _share(pl.col("viewed"), pl.col("delivered")).alias("view_rate"),
             _share(pl.col("clicked"), pl.col("delivered")).alias("click_rate"),
         )
@@ -871,9 +889,7 @@ def build_report(basis: Basis, filters: Filters) -> dict[str, pl.LazyFrame]:
         "hours": _hours(rows),
         "hourly_outcomes": _hourly_outcomes(rows),
         "mail_servers": _mail_servers(rows),
-        "engagement": _engagement(
-            delivered, basis.counts, pl.col("RecipientDomain"), "domain"
-        ),
-        "engagement_senders": _engagement(delivered, basis.counts, _sender(), "sender"),
+        "engagement": _engagement(delivered, basis.counts, "domain"),
+        "engagement_senders": _engagement(delivered, basis.counts, "sender"),
     }
     return {name: sections[name] for name in SECTIONS}
