@@ -77,6 +77,7 @@ _SHARED: Final = "_shared"
 _CHEAP_FIELD: Final = "TimeGenerated"
 _ROW: Final = "_row"
 _RANK: Final = "_rank"
+_KEY: Final = "_key"
 
 _STATUS_FIELDS: Final = {
     "TimeGenerated": "FinalStatusTime",
@@ -431,11 +432,7 @@ def _met(
     Matched by message alone, a row's resource is its status's, else its
     send's.
     """
-    if by_resource:
-        sends = sends.rename({"_SendResourceId": "ResourceId"})
-        keys = ["MessageId", "ResourceId"]
-    else:
-        keys = ["MessageId"]
+    sends, keys = _keyed_sends(sends, by_resource=by_resource)
     if how == "inner":
         joined = final.join(sends, on=keys, how="inner", nulls_equal=True)
     else:
@@ -444,11 +441,62 @@ def _met(
         met = final.join(sends, on=keys, how="left", nulls_equal=True)
         unmet = sends.join(final.select(keys), on=keys, how="anti", nulls_equal=True)
         joined = pl.concat([met, unmet], how="diagonal")
+    return _resource_of_row(joined, by_resource=by_resource)
+
+
+def _keyed_sends(
+    sends: pl.LazyFrame, *, by_resource: bool
+) -> tuple[pl.LazyFrame, list[str]]:
+    """The sends, and the columns they meet their final statuses by."""
+    if by_resource:
+        return sends.rename({"_SendResourceId": "ResourceId"}), [
+            "MessageId",
+            "ResourceId",
+        ]
+    return sends, ["MessageId"]
+
+
+def _resource_of_row(joined: pl.LazyFrame, *, by_resource: bool) -> pl.LazyFrame:
     if by_resource:
         return joined
     return joined.with_columns(
         pl.coalesce("ResourceId", "_SendResourceId").alias("ResourceId")
     )
+
+
+def _hashed(keys: list[str]) -> pl.Expr:
+    """One 64-bit hash of the key columns."""
+    hashed = [pl.col(key).hash(seed) for seed, key in enumerate(keys)]
+    return functools.reduce(operator.xor, hashed)
+
+
+def _met_in_memory(
+    final: pl.LazyFrame, sends: pl.LazyFrame, *, by_resource: bool
+) -> pl.LazyFrame:
+    """``_met`` in full, read into memory, by one 64-bit hash of the keys.
+
+    Joining by one integer takes about half the time of joining by the key
+    columns. Every pair of a final status and a send that share a hash is
+    in the left join; were two different keys to share one, such a pair
+    would hold two different keys, and the join is then made again by the
+    key columns themselves. So the result is the same either way.
+    """
+    keyed, keys = _keyed_sends(sends, by_resource=by_resource)
+    key = _hashed(keys).alias(_KEY)
+    theirs = {name: f"_send_{name}" for name in keys}
+    left, right = final.with_columns(key), keyed.with_columns(key)
+    met = left.join(right.rename(theirs), on=_KEY, how="left")
+    unmet = right.join(left.select(_KEY), on=_KEY, how="anti")
+    joined = pl.concat([met, unmet], how="diagonal").collect(engine=ENGINE)
+    paired = pl.col(_HAS_SEND) & pl.col(_HAS_STATUS)
+    differ = pl.any_horizontal(
+        pl.col(name).ne_missing(pl.col(sent)) for name, sent in theirs.items()
+    )
+    if joined.select((paired & differ).any()).item():
+        exact = _met(final, sends, by_resource=by_resource, how="full")
+        return exact.collect(engine=ENGINE).lazy()
+    lf = joined.lazy().drop(_KEY, *theirs.values())
+    return _resource_of_row(lf, by_resource=by_resource)
 
 
 def _kql(
@@ -524,7 +572,10 @@ def build_deliveries(tables: Tables, options: Options | None = None) -> Deliveri
     message = ["CorrelationId", "ResourceId"] if by_resource else ["CorrelationId"]
     earliest = shared(_earliest_sends(send, message))
     final = _status_side(_final_statuses(status, by_resource=by_resource))
-    joined = _met(final, _send_side(earliest), by_resource=by_resource, how="full")
+    if options.in_memory:
+        joined = _met_in_memory(final, _send_side(earliest), by_resource=by_resource)
+    else:
+        joined = _met(final, _send_side(earliest), by_resource=by_resource, how="full")
     joined = _enrich(joined).with_columns(_completeness())
     rows = shared(_classify(joined, extract_from_text=True, enabled=options.classify))
     counts = _accounting(tables, (send, status, engagement), earliest, rows)

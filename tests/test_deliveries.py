@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import example, given
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
+from acsmail import deliveries
 from acsmail.cli import cli
 from acsmail.deliveries import Options, _recipient_domain, build_deliveries, dedupe
 from acsmail.normalise import normalise
@@ -437,6 +439,37 @@ def test_deliveries_merge_duplicates_the_same_either_way(
     assert counts["ties"] == 1
     assert counts["superseded_status_records"] == 2
     assert sorted(rows["FinalDeliveryStatus"].to_list()) == ["Bounced", "Delivered"]
+
+
+@pytest.mark.parametrize("by_resource", [True, False])
+def test_deliveries_in_memory_survive_keys_that_share_a_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, by_resource: bool
+) -> None:
+    # In memory, statuses meet their sends by a hash of the keys. With every
+    # key given the same hash, the rows must still be those of the join by
+    # the keys themselves: m1 sent from two resources, m2 never answered,
+    # m3's status without its send.
+    other = RESOURCE + "-other"
+    records = [
+        _send("m1", "2026-02-10T10:00:00Z"),
+        _send("m1", "2026-02-10T10:00:01Z", _ResourceId=other),
+        _send("m2", "2026-02-10T10:00:02Z"),
+        _status("m1", "2026-02-10T10:00:05Z", "a@x.com", "Delivered"),
+        _status("m1", "2026-02-10T10:00:06Z", "b@x.com", "Bounced", _ResourceId=other),
+        _status("m3", "2026-02-10T10:00:07Z", "c@x.com", "Failed"),
+    ]
+    if not by_resource:
+        records = [{k: v for k, v in r.items() if k != "_ResourceId"} for r in records]
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "hash").mkdir()
+    expected, _ = _built(tmp_path / "keys", records, in_memory=False)
+    monkeypatch.setattr(deliveries, "_hashed", lambda keys: pl.lit(7, pl.UInt64))
+    rows, _ = _built(tmp_path / "hash", records, in_memory=True)
+    order = ["MessageId", "RecipientId", "ResourceId"]
+    assert_frame_equal(
+        rows.sort(order, nulls_last=True), expected.sort(order, nulls_last=True)
+    )
+    assert rows.height == 4
 
 
 def test_dedupe_compares_only_records_that_share_a_time() -> None:
