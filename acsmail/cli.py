@@ -612,7 +612,7 @@ def _basis(current: Inputs, redactor: Redactor | None) -> tuple[Tables, Basis]:
     """The tables of the files, and the report basis built from them in memory."""
     tables = _tables(current, redactor, in_memory=True)
     deliveries = build_deliveries(tables, _REPORT_OPTIONS).collected()
-    return tables, report_basis(current, tables, deliveries)
+    return tables, report_basis(current, tables, deliveries).collected()
 
 
 def _spilled_report(

@@ -14,6 +14,7 @@ import polars as pl
 
 from acsmail.engagement import per_recipient
 from acsmail.keys import key128
+from acsmail.readers import ENGINE
 from acsmail.schema import SOURCE_FILE, TERMINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -783,6 +784,15 @@ class Basis:
     def frames(self) -> dict[str, pl.LazyFrame]:
         """The frames by name, for saving; ``Basis(**frames)`` rebuilds it."""
         return {name: getattr(self, name) for name in self.names()}
+
+    def collected(self) -> Basis:
+        """The same frames read into memory, once for all the sections.
+
+        Several sections read the counts and the engagement figures; left
+        lazy, parts of them would be computed again for each.
+        """
+        frames = pl.collect_all(list(self.frames().values()), engine=ENGINE)
+        return Basis(*(frame.lazy() for frame in frames))
 
 
 def report_basis(inputs: Inputs, tables: Tables, deliveries: Deliveries) -> Basis:
