@@ -244,7 +244,9 @@ def _shape_of(top: tuple[str, ...], nested: tuple[str, ...], *, flat: bool) -> S
 
 @lru_cache(maxsize=256)
 def _narrowed(shape: Shape, kind: str, columns: frozenset[str]) -> Shape:
-    wanted = columns | shape.seen | {"Type"}
+    # Every record's Type names the table, which no weaker signal overrules:
+    # the category and TableName are not read.
+    wanted = (columns | shape.seen | {"Type"}) - {"Category", "TableName"}
     top = tuple(name for name in shape.top if _canonical(name) in wanted)
     return Shape(top=top, nested=(), seen=shape.seen, table_type=kind)
 
