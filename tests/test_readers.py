@@ -797,17 +797,16 @@ def test_status_files_read_together_when_one_holds_a_send(tmp_path: Path) -> Non
     assert all(source.widen is None for source in inputs.sources)
 
 
-def test_scan_status_lines_of_one_table_read_as_before(tmp_path: Path) -> None:
-    # A file of one table's records reads the same with every field scanned
-    # or only that table's: its values, lines and rejections.
-    rows = _status_rows(40)
-    rows[7]["IsHardBounce"] = "maybe"
-    rows[9]["SmtpStatusCode"] = "250"
-    path = tmp_path / "export.json"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+def _read_narrow_then_wide(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The status table and rejections of a file read as its status table's.
+
+    They are checked to equal those of the same file read with every record
+    sorted into its table on its own (``Source.widen``).
+    """
     inputs = scan([str(path)])
     (source,) = inputs.sources
     assert source.widen is not None
+    assert source.table == "statusupdate"
 
     def plans(current: Any) -> list[pl.LazyFrame]:
         tables = normalise(current)
@@ -816,9 +815,22 @@ def test_scan_status_lines_of_one_table_read_as_before(tmp_path: Path) -> None:
     narrow_status, narrow_rejected = inputs.collect(plans)
     source.widen()
     assert source.widen is None
+    assert source.table is None
     wide_status, wide_rejected = inputs.collect(plans)
     assert_frame_equal(narrow_status, wide_status)
     assert_frame_equal(narrow_rejected, wide_rejected)
+    return narrow_status, narrow_rejected
+
+
+def test_scan_status_lines_of_one_table_read_as_before(tmp_path: Path) -> None:
+    # A file of one table's records reads the same with every field scanned
+    # or only that table's: its values, lines and rejections.
+    rows = _status_rows(40)
+    rows[7]["IsHardBounce"] = "maybe"
+    rows[9]["SmtpStatusCode"] = "250"
+    path = tmp_path / "export.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    narrow_status, narrow_rejected = _read_narrow_then_wide(path)
     assert narrow_status.height == 39
     assert (
         narrow_status.filter(pl.col("CorrelationId") == "m9").item(0, "SmtpStatusCode")
@@ -878,22 +890,7 @@ def test_csv_of_one_table_reads_the_same_scanned_as_that_table(
         "TimeGenerated,CorrelationId,RecipientId,DeliveryStatus,IsHardBounce,Type\n"
         + "".join(lines)
     )
-    inputs = scan([str(path)])
-    (source,) = inputs.sources
-    assert source.widen is not None
-    assert source.table == "statusupdate"
-
-    def plans(current: Any) -> list[pl.LazyFrame]:
-        tables = normalise(current)
-        return [tables.status, tables.rejected]
-
-    narrow_status, narrow_rejected = inputs.collect(plans)
-    source.widen()
-    assert source.widen is None
-    assert source.table is None
-    wide_status, wide_rejected = inputs.collect(plans)
-    assert_frame_equal(narrow_status, wide_status)
-    assert_frame_equal(narrow_rejected, wide_rejected)
+    narrow_status, narrow_rejected = _read_narrow_then_wide(path)
     assert narrow_status.height == 19
     assert narrow_rejected.select("line", "reason").rows() == [
         (9, "IsHardBounce: expected true or false, got 'maybe'")
