@@ -1070,6 +1070,39 @@ def test_scan_gzip_cut_before_its_first_record_is_a_rejection(tmp_path: Path) ->
     ]
 
 
+@pytest.mark.parametrize("careful", [False, True])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_csv_blank_lines_and_empty_rows_hold_no_record(
+    tmp_path: Path, newline: str, *, careful: bool
+) -> None:
+    # Line 3 is blank, line 4 holds delimiters alone (a spreadsheet's empty
+    # row), line 6 too; line 5's size is no number, and keeps its line. A
+    # file without its last line end is read record by record, the same.
+    send = "ACSEmailSendMailOperational"
+    lines = [
+        "TimeGenerated,CorrelationId,Size,Type",
+        f"2026-02-10T16:00:00Z,m1,0.5,{send}",
+        "",
+        ",,,",
+        f"2026-02-10T16:00:01Z,m2,big,{send}",
+        ",,,",
+        f"2026-02-10T16:00:02Z,m3,0.5,{send}",
+    ]
+    path = tmp_path / "sends.csv"
+    path.write_bytes((newline.join(lines) + ("" if careful else newline)).encode())
+    assert scan([str(path)]).sources[0].read_carefully is careful
+
+    sends, _, _, rejected = _tables([str(path)], with_rejects=True)
+
+    assert sends.select("CorrelationId", "_line").rows() == [("m1", 2), ("m3", 7)]
+    assert rejected.select("line", "reason").rows() == [
+        (5, "Size: expected a number of at least 0, got 'big'")
+    ]
+    result = _cli("report", str(path), "--strict", "-q", "-f", "json")
+    assert result.exit_code == 1
+    assert "line 5" in result.stderr
+
+
 # --- helpers -------------------------------------------------------------------------
 
 

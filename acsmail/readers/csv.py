@@ -287,7 +287,10 @@ def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
     position = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if several:
         position = position.over(PATH)
-    return lf.with_columns(position.alias(SOURCE_LINE))
+    # Polars reads a blank line as a row of nulls; it holds no record, and
+    # neither does a line of delimiters alone (Excel's empty row).
+    empty = pl.all_horizontal(pl.col(name).is_null() for name in layout.header)
+    return lf.with_columns(position.alias(SOURCE_LINE)).filter(~empty)
 
 
 def _read(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
@@ -504,6 +507,8 @@ def _read_carefully(
             text_of_record = text_of_record.removesuffix("\n").removesuffix("\r")
             rejects.append((start, reason, text_of_record))
             continue
+        if not any(row):
+            continue  # delimiters alone, as the fast scan reads them
         for name, value in zip(header, row, strict=True):
             columns[name].append(value)
         lines_of_records.append(start)
