@@ -1070,6 +1070,28 @@ def test_scan_gzip_cut_before_its_first_record_is_a_rejection(tmp_path: Path) ->
     ]
 
 
+def test_a_blob_of_no_records_is_empty_and_the_rest_is_read(tmp_path: Path) -> None:
+    # An archive blob with an empty list of records, beside one with a send.
+    send = {
+        "time": "2026-02-10T16:00:00Z",
+        "category": "EmailSendMailOperational",
+        "correlationId": "m1",
+        "properties": {"Size": 0.5},
+    }
+    (tmp_path / "a.json").write_text(json.dumps({"records": [send]}) + "\n")
+    nothing = tmp_path / "b.json"
+    nothing.write_text('{"records": []}\n')
+    inputs = scan([str(tmp_path)])
+
+    send_table, _, _, rejected = _tables([str(tmp_path)], with_rejects=True)
+
+    assert send_table["CorrelationId"].to_list() == ["m1"]
+    assert rejected.height == 0
+    assert [w for w in inputs.warnings if "empty" in w] == [
+        f"{nothing}: the file is empty; no records read from it"
+    ]
+
+
 @pytest.mark.parametrize("careful", [False, True])
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_csv_blank_lines_and_empty_rows_hold_no_record(

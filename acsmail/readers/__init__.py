@@ -49,7 +49,7 @@ from acsmail.readers.jsonarray import open_json_array
 from acsmail.readers.ndjson import open_ndjson
 from acsmail.readers.parquet import open_parquet
 from acsmail.readers.queryapi import open_query_api
-from acsmail.readers.records import open_records
+from acsmail.readers.records import holds_no_record, open_records
 from acsmail.schema import SOURCE_FILE
 
 if TYPE_CHECKING:
@@ -184,6 +184,8 @@ def _open(file: InputFile, spool: Spool, date_order: DateOrder | None) -> Source
                 return _empty(file)
             raise
     if form == "records":
+        if holds_no_record(file):
+            return _empty(file)
         return open_records(file, date_order=date_order)
     if form == "json-array":
         return open_json_array(file, date_order=date_order)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from acsmail.readers._times import DateOrder, TimeFormat
 
-__all__ = ["open_records"]
+__all__ = ["holds_no_record", "open_records"]
 
 _RECORDS: Final = "records"
 _SAMPLE: Final = 20
@@ -93,6 +93,16 @@ def open_records(file: InputFile, *, date_order: DateOrder | None) -> Source:
         source.use_careful()
     source.dates = time_format
     return source
+
+
+def holds_no_record(file: InputFile) -> bool:
+    """Whether the whole file is documents whose record lists are empty.
+
+    An hour in which a resource logged nothing can leave such a blob; like
+    an empty file, it should not stop the report on the others.
+    """
+    head = file.head.decode("utf-8", "replace")
+    return file.whole and next(_walk(head), None) is None
 
 
 def _one_document_per_line(file: InputFile) -> bool:
