@@ -784,7 +784,10 @@ def report(
 @click.option(
     "--no-classify",
     is_flag=True,
-    help="Leave code explanations and failure categories empty (faster).",
+    help=(
+        "Leave code explanations and failure categories empty, and missing "
+        "codes unread from the reply text (faster)."
+    ),
 )
 @click.option(
     "--no-escape-formulas",
