@@ -416,8 +416,7 @@ def finish(
     """Rename a file's columns to canonical names and type its datetimes.
 
     Every other value stays text: the normalising step casts it and rejects
-    what does not cast. The first column loses a stray byte-order mark, which
-    some exports repeat at the start of the first data row.
+    what does not cast.
 
     Parameters
     ----------
@@ -443,17 +442,12 @@ def finish(
         every field: Polars finds a record with too many fields only when
         it reads them all.
     """
-    first = next(iter(mapping), None)
     columns = []
     for source_name, canonical in mapping.items():
         if canonical == "TimeGenerated" and typed_time is not None:
             columns.append(typed_time.alias(canonical))
             continue
         expr = pl.col(source_name).cast(pl.String)
-        if source_name == first:
-            # Only a value that sorts at or past the mark can start with it.
-            marked = pl.when(expr >= "\ufeff").then(expr)
-            expr = pl.coalesce(marked.str.strip_chars_start("\ufeff"), expr)
         if null_text is not None:
             expr = pl.when(expr == null_text).then(None).otherwise(expr)
         if decimal_comma and canonical in _FLOAT_COLUMNS:
@@ -528,4 +522,9 @@ def _too_long(lengths: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
         pl.when(length > limit).then(pl.lit(f"{name}: field longer than {limit} bytes"))
         for name, length in lengths
     ]
-    return pl.coalesce(reasons) if reasons else pl.lit(None, pl.String)
+    if not reasons:
+        return pl.lit(None, pl.String)
+    # Asked first whether any value is too long, so that the reasons are
+    # built only for the records that have one.
+    any_long = pl.any_horizontal(length > limit for _, length in lengths)
+    return pl.when(any_long).then(pl.coalesce(reasons))
