@@ -284,13 +284,17 @@ def _scan(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
     to ``_file_lines`` for the records that are shown.
     """
     lf = _read(paths, layout, several=several)
-    position = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if several:
-        position = position.over(PATH)
+        position = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(PATH)
+        lf = lf.with_columns(position.alias(SOURCE_LINE))
+    else:
+        # A row index streams; a range as long as the frame waits for all of it.
+        lf = lf.with_row_index(SOURCE_LINE, offset=1)
+        lf = lf.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64))
     # Polars reads a blank line as a row of nulls; it holds no record, and
     # neither does a line of delimiters alone (Excel's empty row).
     empty = pl.all_horizontal(pl.col(name).is_null() for name in layout.header)
-    return lf.with_columns(position.alias(SOURCE_LINE)).filter(~empty)
+    return lf.filter(~empty)
 
 
 def _read(paths: list[Path], layout: _Layout, *, several: bool) -> pl.LazyFrame:
