@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
@@ -46,7 +47,7 @@ _LOCALE: Final = (
 _SECONDS_CHARS: Final = 19
 #: What may follow the seconds, a zone's ``Z`` aside, for the quick parse.
 _FRACTION: Final = r"^(\.[0-9]{1,9})?$"
-_NUMERIC_DATE: Final = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.]\d{4}")
+_NUMERIC_DATE: Final = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
 _DOTTED_DATE: Final = r"^\s*\d{1,2}\.\d{1,2}\.\d{4}"
 
 
@@ -94,17 +95,34 @@ def _parsed_count(values: pl.Series, fmt: str) -> int:
 
 
 def _date_order_from(values: Sequence[str]) -> DateOrder | None:
-    """Tell M/D from D/M by a first or second field above 12, if any."""
+    """Tell M/D from D/M by the dates that are real in one order only.
+
+    ``2/14/2026`` is a date only as month/day; ``99/99/2026`` or
+    ``13/45/2026`` is none in either order, and says nothing of the file's
+    order. Where dates point both ways, most of them win; as many each way
+    settle nothing.
+    """
+    votes = {"mdy": 0, "dmy": 0}
     for value in values:
         match = _NUMERIC_DATE.match(value)
         if match is None:
             continue
-        first, second = int(match.group(1)), int(match.group(2))
-        if first > 12:
-            return "dmy"
-        if second > 12:
-            return "mdy"
-    return None
+        first, second, year = (int(group) for group in match.groups())
+        as_mdy = _is_date(year, first, second)
+        as_dmy = _is_date(year, second, first)
+        if as_mdy != as_dmy:
+            votes["mdy" if as_mdy else "dmy"] += 1
+    if votes["mdy"] == votes["dmy"]:
+        return None
+    return "mdy" if votes["mdy"] > votes["dmy"] else "dmy"
+
+
+def _is_date(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def detect_time_format(
