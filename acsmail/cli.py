@@ -285,6 +285,12 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
     read = named_paths(paths)
     # Standard input may come from a file (``- < export.json``).
     redirected = _stdin_file() if "-" in paths else None
+    if sum(output == "-" for output in outputs) > 1:
+        msg = (
+            "-: standard output named for two outputs (-o and --rejects), which "
+            "would mix them in one stream; name a file for one of them"
+        )
+        raise click.UsageError(msg)
     written: dict[Path, str] = {}
     for output in outputs:
         if output is None or output == "-":

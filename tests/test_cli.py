@@ -754,6 +754,18 @@ def test_outputs_are_checked_against_what_a_pattern_matches(export: Path) -> Non
     assert not twice.exists()
 
 
+@pytest.mark.parametrize("command", ["report", "deliveries", "inspect"])
+def test_standard_output_for_both_outputs_is_refused(
+    command: str, export: Path
+) -> None:
+    # -o defaults to standard output; the rejects named there too would
+    # be written into the same stream.
+    result = CliRunner().invoke(cli, [command, str(export), "--rejects", "-"])
+    assert result.exit_code == 2
+    assert "standard output named for two outputs" in result.stderr
+    assert result.stdout == ""
+
+
 def test_output_over_the_file_stdin_reads_is_refused(export: Path) -> None:
     before = export.read_bytes()
     with export.open("rb") as stdin:

@@ -481,7 +481,9 @@ def test_dataset_and_rejects_on_a_terminal_show_control_characters_escaped(
 
     dataset = _on_a_terminal("deliveries", str(path), "-q")
     assert "550 \\x1b[31mred\\u202e" in dataset
-    rejects = _on_a_terminal("deliveries", str(path), "-q", "--rejects", "-")
+    rejects = _on_a_terminal(
+        "deliveries", str(path), "-q", "--rejects", "-", "-o", str(tmp_path / "d.csv")
+    )
     assert "got '\\x1b]0;pwned\\x07'" in rejects
     for shown in (dataset, rejects):
         assert "\x1b" not in shown
