@@ -28,7 +28,7 @@ from acsmail.convert import (
     save_basis,
     saved_report,
 )
-from acsmail.deliveries import Options, build_deliveries
+from acsmail.deliveries import Options, build_deliveries, unknown_statuses
 from acsmail.errors import AcsmailError, RejectedRecordError, first_line
 from acsmail.inspect import inspect
 from acsmail.normalise import NO_TABLE, Tables, normalise, read_tables
@@ -459,6 +459,26 @@ _FILTERED_OVERVIEW: Final = (
 )
 
 
+def _warn_of_unknown_statuses(
+    count: int, values: Sequence[str] = (), kinds: int = 0, *, quiet: bool
+) -> None:
+    """Say that some statuses are of no known kind, and so none is final.
+
+    ``values`` are some of them, of ``kinds`` distinct ones in all
+    (``unknown_statuses``).
+    """
+    if count == 0:
+        return
+    named = ", ".join(repr(value) for value in values)
+    if named:
+        named = f" ({named}{', …' if kinds > len(values) else ''})"
+    _warn(
+        f"{count} status record(s) name a DeliveryStatus acsmail does not "
+        f"know{named}: kept as written, none counts as a final status",
+        quiet=quiet,
+    )
+
+
 def _warn(message: str, *, quiet: bool) -> None:
     # Warnings quote log values and file names: neither may drive the terminal.
     if not quiet:
@@ -753,6 +773,7 @@ def report(
         )
     sections = dict(zip(SECTIONS, frames, strict=True))
     overview = sections["overview"]
+    _warn_of_unknown_statuses(overview["unknown_statuses"].item(), quiet=quiet)
     if (
         filters.active
         and not overview.select(
@@ -841,9 +862,10 @@ def deliveries(
     def plans(current: Inputs) -> list[pl.LazyFrame]:
         tables = _tables(current, redactor, in_memory=True)
         rows = build_deliveries(tables, options).rows
-        return [tables.left_out(), apply_filters(rows, filters)]
+        unknown = unknown_statuses(tables.status)
+        return [tables.left_out(), apply_filters(rows, filters), unknown]
 
-    (rows,) = _collect(
+    rows, unknown = _collect(
         inputs,
         plans,
         rejects_path=rejects_path,
@@ -851,6 +873,8 @@ def deliveries(
         quiet=quiet,
         redactor=redactor,
     )
+    count, kinds, values = unknown.row(0)
+    _warn_of_unknown_statuses(count, values, kinds, quiet=quiet)
     if filters.active and rows.height == 0:
         _warn(_KEPT_NOTHING, quiet=quiet)
     if _to_terminal(output):

@@ -41,6 +41,7 @@ __all__ = [
     "Options",
     "build_deliveries",
     "dedupe",
+    "unknown_statuses",
 ]
 
 NOT_APPLICABLE: Final = "<not applicable>"
@@ -643,3 +644,24 @@ def _accounting(
         ),
     )
     return counts.select(pl.exclude("_deduplicated", "_terminal").cast(pl.Int64))
+
+
+def unknown_statuses(status: pl.LazyFrame, shown: int = 3) -> pl.LazyFrame:
+    """Status records whose DeliveryStatus acsmail does not know, as one row.
+
+    The row holds their count, duplicates merged as the overview counts
+    them; the number of distinct values among them; and up to ``shown`` of
+    those values, the most frequent first. Such a status is kept as written
+    (spec section 2) and is never final.
+    """
+    value = pl.col("DeliveryStatus")
+    unknown = dedupe(
+        status.filter(value.is_not_null() & ~value.is_in(DELIVERY_STATUSES))
+    )
+    values = unknown.group_by(value).len()
+    values = values.sort("len", "DeliveryStatus", descending=[True, False])
+    return values.select(
+        pl.col("len").sum().cast(pl.Int64).alias("count"),
+        pl.len().cast(pl.Int64).alias("kinds"),
+        value.head(shown).implode().alias("values"),
+    )

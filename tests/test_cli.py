@@ -796,3 +796,40 @@ def test_output_inside_an_input_folder_is_refused(option: str, export: Path) -> 
     assert result.exit_code == 2
     assert "is inside the input folder" in result.stderr
     assert not inside.exists()
+
+
+@pytest.mark.parametrize("command", ["report", "deliveries"])
+def test_statuses_of_no_known_kind_are_told(command: str, tmp_path: Path) -> None:
+    # Three records of 'Deliverd', one of them an exact copy of another, and
+    # one of 'Sent': three after merging the copy, in two kinds, the more
+    # frequent first. The known 'Delivered' is not among them.
+    def status(second: int, delivery: str) -> str:
+        record = STATUS | {
+            "TimeGenerated": f"2026-02-10T10:00:0{second}Z",
+            "DeliveryStatus": delivery,
+        }
+        return json.dumps(record) + "\n"
+
+    path = tmp_path / "export.json"
+    path.write_text(
+        json.dumps(SEND)
+        + "\n"
+        + status(1, "Deliverd")
+        + status(1, "Deliverd")
+        + status(2, "Deliverd")
+        + status(3, "Sent")
+        + status(4, "Delivered")
+    )
+    result = CliRunner().invoke(cli, [command, str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    told = "acsmail: 3 status record(s) name a DeliveryStatus acsmail does not know"
+    warnings = [line for line in result.stderr.splitlines() if told in line]
+    if command == "deliveries":
+        assert warnings == [
+            f"{told} ('Deliverd', 'Sent'): kept as written, none counts as a "
+            "final status"
+        ]
+    else:
+        assert warnings == [f"{told}: kept as written, none counts as a final status"]
+    quiet = CliRunner().invoke(cli, [command, str(path), "-f", "json", "-q"])
+    assert quiet.stderr == ""

@@ -15,7 +15,13 @@ from polars.testing import assert_frame_equal
 
 from acsmail import deliveries
 from acsmail.cli import cli
-from acsmail.deliveries import Options, _recipient_domain, build_deliveries, dedupe
+from acsmail.deliveries import (
+    Options,
+    _recipient_domain,
+    build_deliveries,
+    dedupe,
+    unknown_statuses,
+)
 from acsmail.normalise import normalise
 from acsmail.readers import scan
 
@@ -589,3 +595,27 @@ def test_recipient_domain_matches_the_pattern_it_replaces(addresses: list[str]) 
     pattern = pl.col("RecipientId").str.extract(r"^[^@]*@(.+)$").str.to_lowercase()
     found = frame.select(_recipient_domain(), pattern.alias("pattern"))
     assert found["RecipientDomain"].to_list() == found["pattern"].to_list()
+
+
+def test_unknown_statuses_count_merge_copies_and_name_the_most_frequent() -> None:
+    # 'Sent' twice (one a copy), 'Held' twice apart, 'Odd' once; the known
+    # 'Delivered' and a blank are no such status. After the copy is merged:
+    # 4 records of 3 kinds, and the one shown is 'Held' (2), ahead of
+    # 'Sent' (1 once merged).
+    status = pl.LazyFrame(
+        {
+            "TimeGenerated": [1, 1, 2, 3, 4, 5, 6],
+            "CorrelationId": ["m"] * 7,
+            "DeliveryStatus": [
+                "Sent",
+                "Sent",
+                "Held",
+                "Held",
+                "Odd",
+                "Delivered",
+                None,
+            ],
+        }
+    )
+    row = unknown_statuses(status, shown=1).collect()
+    assert row.row(0) == (4, 3, ["Held"])
