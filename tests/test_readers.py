@@ -1485,6 +1485,79 @@ def test_a_json_array_keeps_the_first_value_of_a_repeated_key(tmp_path: Path) ->
     assert rejected.height == 0
 
 
+def test_a_json_array_cut_off_keeps_its_whole_rows(tmp_path: Path) -> None:
+    # Three rows, one per line after the "[" on line 1; the third breaks off
+    # inside its CorrelationId. Rows 1 and 2 are kept; the rest is rejected
+    # as row 3, which starts on line 4 of the file.
+    path = tmp_path / "export.json"
+    path.write_text(
+        "[\n"
+        '{"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "m1", '
+        '"OperationName": "SendMail", "Size": "0.1"},\n'
+        '{"TimeGenerated": "2026-02-10T10:00:01Z", "CorrelationId": "m2", '
+        '"OperationName": "SendMail", "Size": "0.2"},\n'
+        '{"TimeGenerated": "2026-02-10T10:00:02Z", "CorrelationId": "m'
+    )
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send["CorrelationId"].to_list() == ["m1", "m2"]
+    assert rejected.select("line", "reason").rows() == [
+        (
+            3,
+            "the document is cut off here; the rest of the file is lost "
+            "(line 4 of the file)",
+        )
+    ]
+    assert rejected["record"].to_list() == [
+        '{"TimeGenerated": "2026-02-10T10:00:02Z", "CorrelationId": "m'
+    ]
+
+
+def test_a_query_response_cut_off_keeps_its_whole_rows(tmp_path: Path) -> None:
+    # Two tables as the API writes them: the first whole with two rows, the
+    # second cut off in its second row. Rows 1 to 3 are kept; the rest is
+    # rejected as row 4, on line 3 of the file.
+    columns = (
+        '[{"name": "TimeGenerated", "type": "datetime"}, '
+        '{"name": "CorrelationId", "type": "string"}, '
+        '{"name": "OperationName", "type": "string"}, '
+        '{"name": "Size", "type": "real"}]'
+    )
+    path = tmp_path / "response.json"
+    path.write_text(
+        '{"tables": [{"name": "PrimaryResult", "columns": ' + columns + ', "rows": '
+        '[["2026-02-10T10:00:00Z", "m1", "SendMail", 0.1], '
+        '["2026-02-10T10:00:01Z", "m2", "SendMail", 0.2]]},\n'
+        '{"name": "Second", "columns": ' + columns + ', "rows": [\n'
+        '["2026-02-10T10:00:02Z", "m3", "SendMail", 0.3], '
+        '["2026-02-10T10:00:03Z", "m4", "Send'
+    )
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send["CorrelationId"].to_list() == ["m1", "m2", "m3"]
+    assert rejected.select("line", "reason").rows() == [
+        (
+            4,
+            "the document is cut off here; the rest of the file is lost "
+            "(line 3 of the file)",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"TimeGenerated": "2026-02-10T10:00:00Z", "Correl',
+        '{"tables": [{"name": "PrimaryResult", "columns": [{"name": "Ti',
+    ],
+)
+def test_a_document_cut_off_before_its_first_row_is_an_error(
+    tmp_path: Path, text: str
+) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"export\.json: line 1, column \d+"):
+        _tables([str(path)])
+
+
 def test_a_record_of_another_table_is_left_out_not_guessed(tmp_path: Path) -> None:
     # A union export of one workspace: an email status, an SMS delivery
     # report that also fills DeliveryStatus, and an email send whose Type is

@@ -15,6 +15,7 @@ import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._files import InputFile, json_text
+from acsmail.readers._partial import Broken, items_until_broken, line_at, skip_space
 from acsmail.readers._shape import PROPERTIES, text_of
 from acsmail.readers._source import (
     JSON_DECODER,
@@ -31,7 +32,14 @@ from acsmail.schema import SOURCE_LINE
 if TYPE_CHECKING:
     from acsmail.readers._times import DateOrder
 
-__all__ = ["load_document", "open_json_array", "rows_to_frame", "text_of"]
+__all__ = [
+    "cut_off",
+    "load_document",
+    "open_json_array",
+    "parse_document",
+    "rows_to_frame",
+    "text_of",
+]
 
 _NULL_TEXT: Final = "None"
 _SAMPLE_ROWS: Final = 2000
@@ -42,25 +50,63 @@ def load_document(file: InputFile, expected: str) -> Any:
 
     ``expected`` names what the document should be, for the message.
     """
+    return parse_document(json_text(file), file.name, expected)
+
+
+def parse_document(text: str, name: str, expected: str) -> Any:
+    """``load_document`` of text read already."""
     try:
-        return JSON_DECODER.decode(json_text(file))
+        return JSON_DECODER.decode(text)
     except RecursionError as error:
-        msg = f"{file.name}: nested too deeply to read; expected {expected}"
+        msg = f"{name}: nested too deeply to read; expected {expected}"
         raise InputError(msg) from error
     except json.JSONDecodeError as error:
         msg = (
-            f"{file.name}: line {error.lineno}, column {error.colno}: "
+            f"{name}: line {error.lineno}, column {error.colno}: "
             f"expected {expected} ({error.msg})"
         )
         raise InputError(msg) from error
 
 
-def _load(file: InputFile) -> list[Any]:
-    document = load_document(file, "a JSON array of row objects")
+def cut_off(
+    text: str, broken: int | Broken, record: int
+) -> tuple[int, str, str] | None:
+    """The rejection for the rest of a document that broke off, if it did.
+
+    ``record`` is the number the first record lost would have had; the
+    reason says the line of the file where the reading stopped.
+    """
+    if isinstance(broken, int):
+        return None
+    line = line_at(text, broken.position)
+    reason = f"{broken.reason} (line {line} of the file)"
+    return record, reason, text[broken.position :]
+
+
+def _load(file: InputFile) -> tuple[list[Any], tuple[int, str, str] | None]:
+    """The rows of the array, and the rejection of a part that is cut off.
+
+    An array that breaks off keeps its whole rows; the rest is rejected as
+    the record that would have come next. A document that yields no whole
+    row is no export at all, and that is an error of the file.
+    """
+    expected = "a JSON array of row objects"
+    text = json_text(file)
+    try:
+        document = parse_document(text, file.name, expected)
+    except InputError:
+        start = skip_space(text, 0)
+        if not text.startswith("[", start):
+            raise
+        rows, end = items_until_broken(text, start)
+        rest = cut_off(text, end, len(rows) + 1)
+        if not rows or rest is None:
+            raise
+        return rows, rest
     if not isinstance(document, list):
-        msg = f"{file.name}: line 1: expected a JSON array of row objects"
+        msg = f"{file.name}: line 1: expected {expected}"
         raise InputError(msg)
-    return document
+    return document, None
 
 
 def _flat(row: dict[str, Any]) -> dict[str, str | None]:
@@ -103,7 +149,9 @@ def _read(file: InputFile) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
         frame = pl.read_json(file.path, infer_schema_length=None)
         frame = frame.select(pl.all().cast(pl.String))
     except (pl.exceptions.PolarsError, ValueError):
-        return rows_to_frame(_load(file))
+        rows, rest = _load(file)
+        frame, rejects = rows_to_frame(rows)
+        return frame, [*rejects, rest] if rest is not None else rejects
     frame = frame.with_row_index(SOURCE_LINE, offset=1)
     return frame.with_columns(pl.col(SOURCE_LINE).cast(pl.Int64)), []
 
@@ -165,7 +213,7 @@ def open_json_array(file: InputFile, *, date_order: DateOrder | None) -> Source:
 
 
 def _raw_rows(file: InputFile, wanted: set[int]) -> dict[int, str]:
-    rows = _load(file)
+    rows, _ = _load(file)
     return {
         position: json.dumps(rows[position - 1], ensure_ascii=False)
         for position in wanted

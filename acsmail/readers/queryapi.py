@@ -15,13 +15,17 @@ is its position among all the response's rows, counted from 1.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
 from acsmail.errors import InputError
+from acsmail.readers._files import json_text
+from acsmail.readers._partial import items_until_broken, skip_space
 from acsmail.readers._shape import text_of
 from acsmail.readers._source import (
+    JSON_DECODER,
     Careful,
     Source,
     column_map,
@@ -29,7 +33,7 @@ from acsmail.readers._source import (
     rejects_frame,
     sample_time_format,
 )
-from acsmail.readers.jsonarray import load_document
+from acsmail.readers.jsonarray import cut_off, parse_document
 from acsmail.schema import SOURCE_LINE
 
 if TYPE_CHECKING:
@@ -40,14 +44,74 @@ __all__ = ["open_query_api"]
 
 _SAMPLE_ROWS: Final = 2000
 _TABLE_NAME: Final = "TableName"
+_TABLES_START: Final = re.compile(r'\s*\{\s*"tables"\s*:\s*\[')
+#: A table as the API writes it, up to its columns: name first, then columns.
+_TABLE_HEAD: Final = re.compile(
+    r'\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")\s*,\s*"columns"\s*:\s*'
+)
+_ROWS_START: Final = re.compile(r'\s*,\s*"rows"\s*:\s*(?=\[)')
 
 
-def _load(file: InputFile) -> dict[str, Any]:
-    document = load_document(file, "a Log Analytics query response")
+def _load(file: InputFile) -> tuple[dict[str, Any], tuple[int, str, str] | None]:
+    """The response, and the rejection of a part that is cut off.
+
+    A response that breaks off inside a table's rows keeps the tables and
+    rows before the break, as the API writes them (name, columns, rows);
+    the rest is rejected as the row that would have come next.
+    """
+    expected = "a Log Analytics query response"
+    text = json_text(file)
+    try:
+        document = parse_document(text, file.name, expected)
+    except InputError:
+        salvaged = _salvaged(text)
+        if salvaged is None:
+            raise
+        return salvaged
     if not isinstance(document, dict):
         msg = f"{file.name}: line 1: expected a Log Analytics query response object"
         raise InputError(msg)
-    return document
+    return document, None
+
+
+def _salvaged(text: str) -> tuple[dict[str, Any], tuple[int, str, str]] | None:
+    """The whole tables and rows of a response cut off inside its rows."""
+    start = _TABLES_START.match(text)
+    if start is None:
+        return None
+    tables: list[Any] = []
+    rows_before = 0
+    position = skip_space(text, start.end())
+    while True:
+        try:
+            table, end = JSON_DECODER.raw_decode(text, position)
+        except (json.JSONDecodeError, RecursionError):
+            break
+        if not isinstance(table, dict):
+            return None
+        tables.append(table)
+        rows_before += len(table.get("rows") or [])
+        position = skip_space(text, end)
+        if not text.startswith(",", position):
+            return None  # the tables are whole: the break is past them
+        position = skip_space(text, position + 1)
+    head = _TABLE_HEAD.match(text, position)
+    if head is None:
+        return None
+    try:
+        name = json.loads(head.group(1))
+        columns, end = JSON_DECODER.raw_decode(text, head.end())
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    rows_start = _ROWS_START.match(text, end)
+    if rows_start is None:
+        return None
+    rows, broken = items_until_broken(text, rows_start.end())
+    rest = cut_off(text, broken, rows_before + len(rows) + 1)
+    if rest is None or not rows_before + len(rows):
+        return None
+    tables.append({"name": name, "columns": columns, "rows": rows})
+    return {"tables": tables}, rest
 
 
 def _error_text(error: Any) -> str:
@@ -119,7 +183,7 @@ def open_query_api(file: InputFile, *, date_order: DateOrder | None) -> Source:
     InputError
         When the document is not a query response, or the query failed.
     """
-    document = _load(file)
+    document, rest = _load(file)
     tables = document.get("tables")
     error = document.get("error")
     if not isinstance(tables, list):
@@ -138,6 +202,8 @@ def open_query_api(file: InputFile, *, date_order: DateOrder | None) -> Source:
         position += frame.height + len(rejected)
         frames.append(frame)
         rejects += rejected
+    if rest is not None:
+        rejects.append(rest)
     frame = (
         pl.concat(frames, how="diagonal_relaxed")
         if frames
@@ -196,7 +262,7 @@ def _raw_rows(file: InputFile, wanted: set[int]) -> dict[int, str]:
     """Each wanted row as a JSON object of its column names and values."""
     found: dict[int, str] = {}
     position = 1
-    for table in _load(file).get("tables") or []:
+    for table in _load(file)[0].get("tables") or []:
         columns = [
             c.get("name") if isinstance(c, dict) else c for c in table["columns"]
         ]

@@ -22,6 +22,7 @@ import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._files import InputFile, json_text
+from acsmail.readers._partial import Broken, broken_reason, skip_space
 from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
     JSON_DECODER,
@@ -45,7 +46,6 @@ __all__ = ["holds_no_record", "open_records"]
 _RECORDS: Final = "records"
 _SAMPLE: Final = 20
 _ARRAY_START: Final = re.compile(r'\{\s*"records"\s*:\s*\[')
-_SPACE: Final = re.compile(r"\s*")
 
 
 class _Found:
@@ -197,7 +197,7 @@ def _walk(text: str) -> Iterator[_Found]:
     for the rest of the text.
     """
     counter = _LineCounter(text)
-    position = _skip_space(text, 0 if not text.startswith("\ufeff") else 1)
+    position = skip_space(text, 0 if not text.startswith("\ufeff") else 1)
     while position < len(text):
         start = _ARRAY_START.match(text, position)
         try:
@@ -205,7 +205,7 @@ def _walk(text: str) -> Iterator[_Found]:
                 position = yield from _whole_document(text, position, counter)
             else:
                 position = yield from _array(text, start.end(), counter)
-        except _Broken as broken:
+        except Broken as broken:
             line = counter.line(broken.position)
             yield _Found(line, None, text[broken.position :], broken.reason)
             return
@@ -213,42 +213,33 @@ def _walk(text: str) -> Iterator[_Found]:
             line = counter.line(position)
             yield _Found(line, None, text[position:], "nested too deeply to read")
             return
-        position = _skip_space(text, position)
-
-
-class _Broken(Exception):
-    """The text stops making sense at ``position``."""
-
-    def __init__(self, position: int, reason: str) -> None:
-        super().__init__(reason)
-        self.position = position
-        self.reason = reason
+        position = skip_space(text, position)
 
 
 def _array(
     text: str, position: int, counter: _LineCounter
 ) -> Generator[_Found, None, int]:
     """The records of a ``records`` array, then the end of its document."""
-    position = _skip_space(text, position)
+    position = skip_space(text, position)
     if text.startswith("]", position):
         return _end_of_document(text, position + 1)
     while True:
         try:
             record, end = JSON_DECODER.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            raise _Broken(position, _reason(text, error)) from error
+            raise Broken(position, broken_reason(text, error)) from error
         yield _Found(counter.line(position), record, text[position:end])
-        position = _skip_space(text, end)
+        position = skip_space(text, end)
         if text.startswith(",", position):
-            position = _skip_space(text, position + 1)
+            position = skip_space(text, position + 1)
         elif text.startswith("]", position):
             return _end_of_document(text, position + 1)
         else:
-            raise _Broken(position, "expected ',' or ']' between records")
+            raise Broken(position, "expected ',' or ']' between records")
 
 
 def _end_of_document(text: str, position: int) -> int:
-    position = _skip_space(text, position)
+    position = skip_space(text, position)
     if text.startswith("}", position):
         return position + 1
     # Keys after the array are rare; decoding them as an object of their own
@@ -258,7 +249,7 @@ def _end_of_document(text: str, position: int) -> int:
     try:
         _, end = JSON_DECODER.raw_decode("{" + stripped)
     except json.JSONDecodeError as error:
-        raise _Broken(position, _reason(text, error)) from error
+        raise Broken(position, broken_reason(text, error)) from error
     return position + (len(rest) - len(stripped)) + end - 1
 
 
@@ -269,7 +260,7 @@ def _whole_document(
     try:
         document, end = JSON_DECODER.raw_decode(text, position)
     except json.JSONDecodeError as error:
-        raise _Broken(position, _reason(text, error)) from error
+        raise Broken(position, broken_reason(text, error)) from error
     line = counter.line(position)
     if isinstance(document, dict) and _RECORDS in document:
         inner = document[_RECORDS]
@@ -279,18 +270,6 @@ def _whole_document(
         # A pretty-printed record of its own, without the wrapper.
         yield _Found(line, document, text[position:end])
     return end
-
-
-def _reason(text: str, error: json.JSONDecodeError) -> str:
-    # A document still being written stops without its closing brackets.
-    if not text.rstrip().endswith(("}", "]")):
-        return "the document is cut off here; the rest of the file is lost"
-    return f"not valid JSON ({error.msg})"
-
-
-def _skip_space(text: str, position: int) -> int:
-    match = _SPACE.match(text, position)
-    return match.end() if match else position
 
 
 class _LineCounter:

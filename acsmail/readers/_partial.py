@@ -1,0 +1,75 @@
+"""What can be read of a JSON document that breaks off: its whole items.
+
+An export saved while it was still being written, or copied in part, ends
+in the middle of a record. The records before the break are whole and are
+kept; the rest of the text is one rejection, with the line it starts on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+from acsmail.readers._source import JSON_DECODER
+
+__all__ = ["Broken", "broken_reason", "items_until_broken", "line_at", "skip_space"]
+
+_SPACE: Final = re.compile(r"\s*")
+
+
+class Broken(Exception):
+    """The text stops making sense at ``position``."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(reason)
+        self.position = position
+        self.reason = reason
+
+
+def broken_reason(text: str, error: json.JSONDecodeError) -> str:
+    """Why the text could not be read on from where ``error`` stopped it."""
+    # A document still being written stops without its closing brackets.
+    if not text.rstrip().endswith(("}", "]")):
+        return "the document is cut off here; the rest of the file is lost"
+    return f"not valid JSON ({error.msg})"
+
+
+def skip_space(text: str, position: int) -> int:
+    match = _SPACE.match(text, position)
+    return match.end() if match else position
+
+
+def line_at(text: str, position: int) -> int:
+    """The line, counted from 1, that the position is on."""
+    return text.count("\n", 0, position) + 1
+
+
+def items_until_broken(text: str, position: int) -> tuple[list[Any], int | Broken]:
+    """The whole items of the JSON array that opens at ``position``.
+
+    Returns
+    -------
+    tuple
+        The items, and either the position just past the array's ``]`` or,
+        where the array breaks off, where and why.
+    """
+    items: list[Any] = []
+    position = skip_space(text, position + 1)
+    if text.startswith("]", position):
+        return items, position + 1
+    while True:
+        try:
+            item, end = JSON_DECODER.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            return items, Broken(position, broken_reason(text, error))
+        except RecursionError:
+            return items, Broken(position, "nested too deeply to read")
+        items.append(item)
+        position = skip_space(text, end)
+        if text.startswith(",", position):
+            position = skip_space(text, position + 1)
+        elif text.startswith("]", position):
+            return items, position + 1
+        else:
+            return items, Broken(position, "expected ',' or ']' between records")
