@@ -32,7 +32,7 @@ def broken_reason(text: str, error: json.JSONDecodeError) -> str:
     # A document still being written stops without its closing brackets.
     if not text.rstrip().endswith(("}", "]")):
         return "the document is cut off here; the rest of the file is lost"
-    return f"not valid JSON ({error.msg})"
+    return f"not valid JSON ({error.msg.removesuffix(' at')})"
 
 
 def skip_space(text: str, position: int) -> int:

@@ -63,7 +63,7 @@ def parse_document(text: str, name: str, expected: str) -> Any:
     except json.JSONDecodeError as error:
         msg = (
             f"{name}: line {error.lineno}, column {error.colno}: "
-            f"expected {expected} ({error.msg})"
+            f"expected {expected} ({error.msg.removesuffix(' at')})"
         )
         raise InputError(msg) from error
 
