@@ -357,7 +357,15 @@ def _opened(path: str) -> Iterator[BinaryIO]:
         with target.open("wb") as out:
             yield out
         return
-    with click.open_file(path, "wb", atomic=True) as out:
+    try:
+        # Written to a temporary file beside the output, renamed when done.
+        atomic = click.open_file(path, "wb", atomic=True)
+    except OSError as error:
+        # The error names the temporary file; the user named the output.
+        why = error.strerror or str(error)
+        msg = f"{path}: could not write the output: {why}"
+        raise click.ClickException(printable(msg)) from error
+    with atomic as out:
         yield out  # type: ignore[misc]
 
 

@@ -833,3 +833,21 @@ def test_statuses_of_no_known_kind_are_told(command: str, tmp_path: Path) -> Non
         assert warnings == [f"{told}: kept as written, none counts as a final status"]
     quiet = CliRunner().invoke(cli, [command, str(path), "-f", "json", "-q"])
     assert quiet.stderr == ""
+
+
+def test_an_output_that_cannot_be_written_is_named_as_given(
+    export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The atomic write opens a temporary file beside the output; when the
+    # folder refuses it, the error names the output, not the temporary file.
+    def refused(path: str, *args: Any, **kwargs: Any) -> Any:
+        hidden = str(Path(path).parent / ".__atomic-writeXXXX")
+        raise PermissionError(13, "Permission denied", hidden)
+
+    monkeypatch.setattr("acsmail.cli.click.open_file", refused)
+    target = export.parent / "report.md"
+    result = CliRunner().invoke(cli, ["report", str(export), "-q", "-o", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {target}: could not write the output: Permission denied\n"
+    )
