@@ -1707,42 +1707,37 @@ def test_files_that_settle_different_date_orders_are_told(tmp_path: Path) -> Non
     ]
 
 
-def test_a_date_real_in_no_order_settles_nothing(tmp_path: Path) -> None:
-    # 99/99 is no date either way; 2/14 is one as month/day only. The bad
-    # record alone is rejected, and the others are read month first.
-    header = "TimeGenerated [UTC],CorrelationId,OperationName,Size\n"
+@pytest.mark.parametrize(
+    ("dates", "read"),
+    [
+        # 99/99 is no date either way; 2/14 is one as month/day only. The
+        # bad record alone is rejected, and the others are read month first.
+        (
+            ["99/99/2026", "2/14/2026", "2/3/2026"],
+            [datetime(2026, 2, 14, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC)],
+        ),
+        # Two dates are real as day/month only (13/2, 31/1), one as
+        # month/day only (2/13, a row pasted from elsewhere): day/month
+        # wins, and the pasted row is rejected.
+        (
+            ["2/13/2026", "13/2/2026", "31/1/2026"],
+            [datetime(2026, 2, 13, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC)],
+        ),
+    ],
+)
+def test_only_dates_real_in_one_order_settle_it(
+    tmp_path: Path, dates: list[str], read: list[datetime]
+) -> None:
     path = tmp_path / "sends.csv"
     path.write_text(
-        header
-        + '"99/99/2026, 10:00:00.000",c1,SendMail,0.1\n'
-        + '"2/14/2026, 10:00:00.000",c2,SendMail,0.1\n'
-        + '"2/3/2026, 11:00:00.000",c3,SendMail,0.1\n'
+        "TimeGenerated [UTC],CorrelationId,OperationName,Size\n"
+        + "".join(
+            f'"{date}, 00:00:00.000",c{number},SendMail,0.1\n'
+            for number, date in enumerate(dates, start=1)
+        )
     )
     send, _, _, rejected = _tables([str(path)], with_rejects=True)
-    assert send.sort("CorrelationId")["TimeGenerated"].to_list() == [
-        datetime(2026, 2, 14, 10, tzinfo=UTC),
-        datetime(2026, 2, 3, 11, tzinfo=UTC),
-    ]
-    assert rejected["line"].to_list() == [2]
-
-
-def test_dates_that_point_both_ways_follow_the_most(tmp_path: Path) -> None:
-    # Two dates are real as day/month only (13/2, 31/1), one as month/day
-    # only (2/13, a row pasted from elsewhere): day/month wins, and the
-    # pasted row is rejected.
-    header = "TimeGenerated [UTC],CorrelationId,OperationName,Size\n"
-    path = tmp_path / "sends.csv"
-    path.write_text(
-        header
-        + '"2/13/2026, 10:00:00.000",c1,SendMail,0.1\n'
-        + '"13/2/2026, 10:00:00.000",c2,SendMail,0.1\n'
-        + '"31/1/2026, 10:00:00.000",c3,SendMail,0.1\n'
-    )
-    send, _, _, rejected = _tables([str(path)], with_rejects=True)
-    assert send.sort("CorrelationId")["TimeGenerated"].to_list() == [
-        datetime(2026, 2, 13, 10, tzinfo=UTC),
-        datetime(2026, 1, 31, 10, tzinfo=UTC),
-    ]
+    assert send.sort("CorrelationId")["TimeGenerated"].to_list() == read
     assert rejected["line"].to_list() == [2]
 
 
