@@ -260,6 +260,7 @@ def _silence_stdout() -> None:
 @contextlib.contextmanager
 def _open_output(path: str) -> Iterator[BinaryIO]:
     """Open the output for binary writing; ``-`` is stdout, left open after."""
+    where = "standard output" if path == "-" else path
     try:
         with _opened(path) as out:
             yield out
@@ -269,8 +270,13 @@ def _open_output(path: str) -> Iterator[BinaryIO]:
         if isinstance(error.__context__, BrokenPipeError):
             raise error.__context__ from error
         lines = str(error).strip().splitlines()
-        where = "standard output" if path == "-" else path
         msg = f"{where}: could not write the output: {lines[0] if lines else error}"
+        raise click.ClickException(printable(msg)) from error
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        # A full disk or a device that takes nothing (/dev/full).
+        msg = f"{where}: could not write the output: {error.strerror or error}"
         raise click.ClickException(printable(msg)) from error
 
 
@@ -357,16 +363,45 @@ def _opened(path: str) -> Iterator[BinaryIO]:
         with target.open("wb") as out:
             yield out
         return
+    if target.exists() and not os.access(target, os.W_OK):
+        msg = f"{path}: could not write the output: the file is read-only"
+        raise click.ClickException(printable(msg))
+    with _atomically(target, path) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def _atomically(target: Path, path: str) -> Iterator[BinaryIO]:
+    """Write a temporary file beside the target, renamed over it when done.
+
+    A write that fails (a full disk, an interrupt) leaves the target as it
+    was and removes the temporary file.
+    """
     try:
-        # Written to a temporary file beside the output, renamed when done.
-        atomic = click.open_file(path, "wb", atomic=True)
+        part = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        )
     except OSError as error:
         # The error names the temporary file; the user named the output.
-        why = error.strerror or str(error)
-        msg = f"{path}: could not write the output: {why}"
+        msg = f"{path}: could not write the output: {error.strerror or error}"
         raise click.ClickException(printable(msg)) from error
-    with atomic as out:
-        yield out  # type: ignore[misc]
+    written = Path(part.name)
+    try:
+        with part:
+            yield cast("BinaryIO", part)
+        # A new file gets the usual permissions, not the temporary file's.
+        mode = target.stat().st_mode if target.exists() else 0o666 & ~_umask()
+        written.chmod(stat.S_IMODE(mode))
+        written.replace(target)
+    except BaseException:
+        written.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 #: How a report (and convert, which saves what a report starts from) builds

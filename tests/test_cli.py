@@ -838,16 +838,55 @@ def test_statuses_of_no_known_kind_are_told(command: str, tmp_path: Path) -> Non
 def test_an_output_that_cannot_be_written_is_named_as_given(
     export: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The atomic write opens a temporary file beside the output; when the
-    # folder refuses it, the error names the output, not the temporary file.
-    def refused(path: str, *args: Any, **kwargs: Any) -> Any:
-        hidden = str(Path(path).parent / ".__atomic-writeXXXX")
+    # The write goes to a temporary file beside the output; when the folder
+    # refuses it, the error names the output, not the temporary file.
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        hidden = str(Path(kwargs["dir"]) / ".report.md.xyz.part")
         raise PermissionError(13, "Permission denied", hidden)
 
-    monkeypatch.setattr("acsmail.cli.click.open_file", refused)
+    monkeypatch.setattr("acsmail.cli.tempfile.NamedTemporaryFile", refused)
     target = export.parent / "report.md"
     result = CliRunner().invoke(cli, ["report", str(export), "-q", "-o", str(target)])
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: {target}: could not write the output: Permission denied\n"
     )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("option", ["-o", "--rejects"])
+def test_a_full_device_is_named_in_the_error(option: str, tmp_path: Path) -> None:
+    # bad-size.csv has a rejected record, so --rejects writes too.
+    bad = Path(__file__).parent.parent / "fixtures" / "bad" / "bad-size.csv"
+    args = ["deliveries", str(bad), "-q", option, "/dev/full"]
+    if option == "--rejects":
+        args += ["-o", str(tmp_path / "d.csv")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    # Polars, which writes the CSV, adds the error's number.
+    assert result.stderr.startswith(
+        "Error: /dev/full: could not write the output: No space left on device"
+    )
+
+
+def test_a_write_that_fails_leaves_the_old_output_and_no_part(
+    export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disk fills after some bytes are written: the earlier output stays
+    # as it was, and no temporary file is left beside it.
+    def half_then_full(rows: Any, form: str, out: Any, **kwargs: Any) -> None:
+        out.write(b"Message")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("acsmail.cli.write_dataset", half_then_full)
+    folder = export.parent / "out"
+    folder.mkdir()
+    target = folder / "d.csv"
+    target.write_text("earlier\n")
+    result = CliRunner().invoke(
+        cli, ["deliveries", str(export), "-q", "-o", str(target)]
+    )
+    assert result.exit_code == 1
+    assert "could not write the output: No space left on device" in result.stderr
+    assert target.read_text() == "earlier\n"
+    assert sorted(path.name for path in folder.iterdir()) == ["d.csv"]
