@@ -1512,33 +1512,88 @@ def test_a_json_array_cut_off_keeps_its_whole_rows(tmp_path: Path) -> None:
     ]
 
 
-def test_a_query_response_cut_off_keeps_its_whole_rows(tmp_path: Path) -> None:
-    # Two tables as the API writes them: the first whole with two rows, the
-    # second cut off in its second row. Rows 1 to 3 are kept; the rest is
-    # rejected as row 4, on line 3 of the file.
-    columns = (
-        '[{"name": "TimeGenerated", "type": "datetime"}, '
-        '{"name": "CorrelationId", "type": "string"}, '
-        '{"name": "OperationName", "type": "string"}, '
-        '{"name": "Size", "type": "real"}]'
-    )
+_COLUMNS = (
+    '[{"name": "TimeGenerated", "type": "datetime"}, '
+    '{"name": "CorrelationId", "type": "string"}, '
+    '{"name": "OperationName", "type": "string"}, '
+    '{"name": "Size", "type": "real"}]'
+)
+# Two tables as the API writes them, two rows each; the second table and
+# its rows start on lines 2 and 3.
+_RESPONSE = (
+    '{"tables": [{"name": "PrimaryResult", "columns": ' + _COLUMNS + ', "rows": '
+    '[["2026-02-10T10:00:00Z", "m1", "SendMail", 0.1], '
+    '["2026-02-10T10:00:01Z", "m2", "SendMail", 0.2]]},\n'
+    '{"name": "Second", "columns": ' + _COLUMNS + ', "rows": [\n'
+    '["2026-02-10T10:00:02Z", "m3", "SendMail", 0.3], '
+    '["2026-02-10T10:00:03Z", "m4", "SendMail", 0.4]]}]}'
+)
+_CUT = "the document is cut off here; the rest of the file is lost"
+_ENDS = "the document is cut off after its last whole record"
+
+
+@pytest.mark.parametrize(
+    ("cut_after", "kept", "reason"),
+    [
+        # Inside the second table's second row: rows 1 to 3 are whole.
+        ('"m4", "Send', ["m1", "m2", "m3"], f"{_CUT} (line 3 of the file)"),
+        # Right after the second table's first row.
+        ('"m3", "SendMail", 0.3]', ["m1", "m2", "m3"], f"{_ENDS} (line 3 of the file)"),
+        # Between the tables, and inside the second one's columns.
+        ("]]},", ["m1", "m2"], f"{_ENDS} (line 1 of the file)"),
+        ('"Second", "columns": [{"na', ["m1", "m2"], f"{_CUT} (line 2 of the file)"),
+        # After every row: only the closing brackets are lost.
+        (
+            '"m4", "SendMail", 0.4]]',
+            ["m1", "m2", "m3", "m4"],
+            f"{_ENDS} (line 3 of the file)",
+        ),
+    ],
+)
+def test_a_query_response_cut_off_keeps_its_whole_rows(
+    tmp_path: Path, cut_after: str, kept: list[str], reason: str
+) -> None:
+    # What is lost is rejected as the row that would have come next.
+    text = _RESPONSE[: _RESPONSE.rindex(cut_after) + len(cut_after)]
     path = tmp_path / "response.json"
+    path.write_text(text)
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send["CorrelationId"].to_list() == kept
+    assert rejected.select("line", "reason").rows() == [(len(kept) + 1, reason)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_json_array_cut_inside_a_character_keeps_its_whole_rows(
+    tmp_path: Path, encoding: str
+) -> None:
+    # The second row's reply ends in "ä", and the file is cut one byte into
+    # it: two bytes in UTF-8, two in UTF-16 (after its byte-order mark).
+    rows = [
+        '{"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "m1", '
+        '"OperationName": "SendMail", "Size": "0.1"}',
+        '{"TimeGenerated": "2026-02-10T10:00:01Z", "CorrelationId": "m2", '
+        '"OperationName": "SendMail", "Size": "0.2", "FailureMessage": "ä',
+    ]
+    data = ("[\n" + ",\n".join(rows)).encode(encoding)
+    path = tmp_path / "export.json"
+    path.write_bytes(data[:-1])
+    send, _, _, rejected = _tables([str(path)], with_rejects=True)
+    assert send["CorrelationId"].to_list() == ["m1"]
+    assert rejected.select("line", "reason").rows() == [
+        (2, f"{_CUT} (line 3 of the file)")
+    ]
+
+
+def test_a_json_array_cut_after_a_whole_row_keeps_it(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
     path.write_text(
-        '{"tables": [{"name": "PrimaryResult", "columns": ' + columns + ', "rows": '
-        '[["2026-02-10T10:00:00Z", "m1", "SendMail", 0.1], '
-        '["2026-02-10T10:00:01Z", "m2", "SendMail", 0.2]]},\n'
-        '{"name": "Second", "columns": ' + columns + ', "rows": [\n'
-        '["2026-02-10T10:00:02Z", "m3", "SendMail", 0.3], '
-        '["2026-02-10T10:00:03Z", "m4", "Send'
+        '[{"TimeGenerated": "2026-02-10T10:00:00Z", "CorrelationId": "m1", '
+        '"OperationName": "SendMail", "Size": "0.1"}'
     )
     send, _, _, rejected = _tables([str(path)], with_rejects=True)
-    assert send["CorrelationId"].to_list() == ["m1", "m2", "m3"]
+    assert send["CorrelationId"].to_list() == ["m1"]
     assert rejected.select("line", "reason").rows() == [
-        (
-            4,
-            "the document is cut off here; the rest of the file is lost "
-            "(line 3 of the file)",
-        )
+        (2, f"{_ENDS} (line 1 of the file)")
     ]
 
 

@@ -234,6 +234,10 @@ def json_text(file: InputFile) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        if error.reason == "unexpected end of data":
+            # Cut off inside a character: the document is cut off there,
+            # which its reader tells as such.
+            return data[: error.start].decode("utf-8-sig")
         msg = f"{file.name}: byte {error.start}: expected UTF-8 JSON text"
         raise InputError(msg) from error
 

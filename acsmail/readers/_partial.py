@@ -13,9 +13,19 @@ from typing import Any, Final
 
 from acsmail.readers._source import JSON_DECODER
 
-__all__ = ["Broken", "broken_reason", "items_until_broken", "line_at", "skip_space"]
+__all__ = [
+    "ENDS_EARLY",
+    "Broken",
+    "broken_reason",
+    "items_until_broken",
+    "line_at",
+    "skip_space",
+]
 
 _SPACE: Final = re.compile(r"\s*")
+#: Why the text after the last whole record of a cut document is rejected,
+#: when it ends there: records after it may have been lost with the rest.
+ENDS_EARLY: Final = "the document is cut off after its last whole record"
 
 
 class Broken(Exception):
@@ -69,7 +79,11 @@ def items_until_broken(text: str, position: int) -> tuple[list[Any], int | Broke
         position = skip_space(text, end)
         if text.startswith(",", position):
             position = skip_space(text, position + 1)
+            if position == len(text):
+                return items, Broken(position, ENDS_EARLY)
         elif text.startswith("]", position):
             return items, position + 1
+        elif position == len(text):
+            return items, Broken(position, ENDS_EARLY)
         else:
             return items, Broken(position, "expected ',' or ']' between records")

@@ -22,7 +22,13 @@ import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._files import json_text
-from acsmail.readers._partial import items_until_broken, skip_space
+from acsmail.readers._partial import (
+    ENDS_EARLY,
+    Broken,
+    broken_reason,
+    items_until_broken,
+    skip_space,
+)
 from acsmail.readers._shape import text_of
 from acsmail.readers._source import (
     JSON_DECODER,
@@ -75,26 +81,54 @@ def _load(file: InputFile) -> tuple[dict[str, Any], tuple[int, str, str] | None]
 
 
 def _salvaged(text: str) -> tuple[dict[str, Any], tuple[int, str, str]] | None:
-    """The whole tables and rows of a response cut off inside its rows."""
+    """The whole tables and rows of a response that breaks off.
+
+    Where it breaks (inside a table's rows, between tables, in what follows
+    them) the text from there on is rejected as the row that would have
+    come next. A response with no whole row is no export: None.
+    """
     start = _TABLES_START.match(text)
     if start is None:
         return None
     tables: list[Any] = []
-    rows_before = 0
     position = skip_space(text, start.end())
     while True:
         try:
             table, end = JSON_DECODER.raw_decode(text, position)
-        except (json.JSONDecodeError, RecursionError):
+        except (json.JSONDecodeError, RecursionError) as error:
+            partial = _partial_table(text, position)
+            if partial is None:
+                reason = (
+                    broken_reason(text, error)
+                    if isinstance(error, json.JSONDecodeError)
+                    else "nested too deeply to read"
+                )
+                stop = Broken(position, reason)
+            else:
+                table, stop = partial
+                tables.append(table)
             break
         if not isinstance(table, dict):
             return None
         tables.append(table)
-        rows_before += len(table.get("rows") or [])
         position = skip_space(text, end)
         if not text.startswith(",", position):
-            return None  # the tables are whole: the break is past them
+            # The tables are whole; the break is in what follows them.
+            stop = Broken(position, ENDS_EARLY)
+            break
         position = skip_space(text, position + 1)
+        if position == len(text):
+            stop = Broken(position, ENDS_EARLY)
+            break
+    rows = sum(len(table.get("rows") or []) for table in tables)
+    rest = cut_off(text, stop, rows + 1)
+    if rest is None or not rows:
+        return None
+    return {"tables": tables}, rest
+
+
+def _partial_table(text: str, position: int) -> tuple[dict[str, Any], Broken] | None:
+    """A table cut off after its columns: its whole rows, and where it broke."""
     head = _TABLE_HEAD.match(text, position)
     if head is None:
         return None
@@ -107,11 +141,10 @@ def _salvaged(text: str) -> tuple[dict[str, Any], tuple[int, str, str]] | None:
     if rows_start is None:
         return None
     rows, broken = items_until_broken(text, rows_start.end())
-    rest = cut_off(text, broken, rows_before + len(rows) + 1)
-    if rest is None or not rows_before + len(rows):
-        return None
-    tables.append({"name": name, "columns": columns, "rows": rows})
-    return {"tables": tables}, rest
+    if not isinstance(broken, Broken):
+        # The rows are whole; the table breaks after them.
+        broken = Broken(skip_space(text, broken), ENDS_EARLY)
+    return {"name": name, "columns": columns, "rows": rows}, broken
 
 
 def _error_text(error: Any) -> str:

@@ -22,7 +22,7 @@ import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._files import InputFile, json_text
-from acsmail.readers._partial import Broken, broken_reason, skip_space
+from acsmail.readers._partial import ENDS_EARLY, Broken, broken_reason, skip_space
 from acsmail.readers._shape import Shape
 from acsmail.readers._source import (
     JSON_DECODER,
@@ -234,6 +234,8 @@ def _array(
             position = skip_space(text, position + 1)
         elif text.startswith("]", position):
             return _end_of_document(text, position + 1)
+        elif position == len(text):
+            raise Broken(position, ENDS_EARLY)
         else:
             raise Broken(position, "expected ',' or ']' between records")
 
