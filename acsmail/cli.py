@@ -502,6 +502,10 @@ _FILTERED_OVERVIEW: Final = (
 )
 
 
+#: Characters of a value from the logs that a warning quotes.
+_SHOWN: Final = 40
+
+
 def _warn_of_unknown_statuses(
     count: int, values: Sequence[str] = (), kinds: int = 0, *, quiet: bool
 ) -> None:
@@ -512,7 +516,11 @@ def _warn_of_unknown_statuses(
     """
     if count == 0:
         return
-    named = ", ".join(repr(value) for value in values)
+    # A value is a field of the logs, which may be long: the start says enough.
+    named = ", ".join(
+        repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "…")
+        for value in values
+    )
     if named:
         named = f" ({named}{', …' if kinds > len(values) else ''})"
     _warn(

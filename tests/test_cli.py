@@ -800,9 +800,10 @@ def test_output_inside_an_input_folder_is_refused(option: str, export: Path) -> 
 
 @pytest.mark.parametrize("command", ["report", "deliveries"])
 def test_statuses_of_no_known_kind_are_told(command: str, tmp_path: Path) -> None:
-    # Three records of 'Deliverd', one of them an exact copy of another, and
-    # one of 'Sent': three after merging the copy, in two kinds, the more
-    # frequent first. The known 'Delivered' is not among them.
+    # Three records of 'Deliverd', one of them an exact copy of another, one
+    # of 'Sent' and one of 41 x's: four after merging the copy, in three
+    # kinds, the more frequent first (then in order), each shown up to its
+    # 40th character. The known 'Delivered' is not among them.
     def status(second: int, delivery: str) -> str:
         record = STATUS | {
             "TimeGenerated": f"2026-02-10T10:00:0{second}Z",
@@ -819,15 +820,16 @@ def test_statuses_of_no_known_kind_are_told(command: str, tmp_path: Path) -> Non
         + status(2, "Deliverd")
         + status(3, "Sent")
         + status(4, "Delivered")
+        + status(5, "x" * 41)
     )
     result = CliRunner().invoke(cli, [command, str(path), "-f", "json"])
     assert result.exit_code == 0, result.output
-    told = "acsmail: 3 status record(s) name a DeliveryStatus acsmail does not know"
+    told = "acsmail: 4 status record(s) name a DeliveryStatus acsmail does not know"
     warnings = [line for line in result.stderr.splitlines() if told in line]
     if command == "deliveries":
         assert warnings == [
-            f"{told} ('Deliverd', 'Sent'): kept as written, none counts as a "
-            "final status"
+            f"{told} ('Deliverd', 'Sent', '{'x' * 40}…'): kept as written, "
+            "none counts as a final status"
         ]
     else:
         assert warnings == [f"{told}: kept as written, none counts as a final status"]
