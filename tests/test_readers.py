@@ -1744,6 +1744,29 @@ def test_files_whose_dates_fit_both_orders_follow_the_file_that_settles_it(
     ]
 
 
+def test_dotted_dates_do_not_settle_another_files_slashes(tmp_path: Path) -> None:
+    # 10.02.2026 is day first by convention, which says nothing of how
+    # status.csv writes 3/2/2026: that file is read month first, its own
+    # default, with the ambiguity warning, not as 3 February.
+    (tmp_path / "sends.csv").write_text(
+        "TimeGenerated [UTC];CorrelationId;OperationName;Size\n"
+        "10.02.2026 10:00:00,100;c1;SendMail;0,1\n"
+    )
+    (tmp_path / "status.csv").write_text(
+        "TimeGenerated [UTC],CorrelationId,OperationName,RecipientId,DeliveryStatus\n"
+        '"3/2/2026, 10:00:05.000",c1,DeliveryStatusUpdate,b@x.example,Delivered\n'
+    )
+    inputs = scan([str(tmp_path)])
+    assert inputs.warnings == [
+        f"{tmp_path / 'status.csv'}: dates could be month/day or day/month; read "
+        "as month/day (use --date-order dmy if that is wrong)"
+    ]
+    _, status, _ = _tables([str(tmp_path)])
+    assert status["TimeGenerated"].to_list() == [
+        datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)
+    ]
+
+
 def test_files_that_settle_different_date_orders_are_told(tmp_path: Path) -> None:
     header = "TimeGenerated [UTC],CorrelationId,OperationName,Size\n"
     day_first = tmp_path / "a.csv"

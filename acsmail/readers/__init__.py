@@ -493,14 +493,19 @@ def _one_date_order(
 
     Files of one export share the locale they were written in. Where some
     files' dates settle the day/month order (a day past 12) and others' fit
-    both, the others are opened again in the order the first settled. Files
-    that settle different orders are read each their own way, and the user
-    is told.
+    both, the others are opened again in the order the first settled. Dates
+    written with dots settle only their own file. Files that settle
+    different orders are read each their own way, and the user is told.
     """
     settled: dict[DateOrder, str] = {}
     for source in sources:
         dates = source.dates
-        if dates is not None and dates.guessed_order and not dates.ambiguous:
+        if (
+            dates is not None
+            and dates.guessed_order
+            and not dates.ambiguous
+            and not dates.dotted
+        ):
             settled.setdefault(dates.guessed_order, source.name)
     if len(settled) != 1:
         if len(settled) == 2:

@@ -85,6 +85,15 @@ class TimeFormat:
         """
         return self.format is not None and self.format not in _ISO
 
+    @property
+    def dotted(self) -> bool:
+        """Whether dates are written with dots, day first by convention.
+
+        Such dates settle their own order, but say nothing of the order of
+        another file's dates written with slashes.
+        """
+        return self.format is not None and self.format.startswith("%d.%m.")
+
     def __repr__(self) -> str:
         return f"TimeFormat({self.format!r}, ambiguous={self.ambiguous})"
 
