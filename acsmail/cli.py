@@ -291,10 +291,10 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
     read = named_paths(paths)
     # Standard input may come from a file (``- < export.json``).
     redirected = _stdin_file() if "-" in paths else None
-    if sum(output == "-" for output in outputs) > 1:
+    if sum(output == "-" or _is_stdout(output) for output in outputs) > 1:
         msg = (
-            "-: standard output named for two outputs (-o and --rejects), which "
-            "would mix them in one stream; name a file for one of them"
+            "-o and --rejects both go to standard output, which would mix them "
+            "in one stream; name another file for one of them"
         )
         raise click.UsageError(msg)
     written: dict[Path, str] = {}
@@ -329,6 +329,19 @@ def _outputs_apart(paths: tuple[str, ...], *outputs: str | None) -> None:
                     "run would read it as part of the export"
                 )
                 raise click.UsageError(msg)
+
+
+def _is_stdout(output: str | None) -> bool:
+    """Whether a named output is where standard output goes already.
+
+    ``/dev/stdout``, or the file the shell sent standard output to.
+    """
+    if output is None or output == "-":
+        return False
+    try:
+        return os.path.samestat(Path(output).stat(), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError):  # no such file, or no real standard output
+        return False
 
 
 def _stdin_file() -> os.stat_result | None:

@@ -762,8 +762,30 @@ def test_standard_output_for_both_outputs_is_refused(
     # be written into the same stream.
     result = CliRunner().invoke(cli, [command, str(export), "--rejects", "-"])
     assert result.exit_code == 2
-    assert "standard output named for two outputs" in result.stderr
+    assert "-o and --rejects both go to standard output" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("rejects", ["/dev/stdout", "same"])
+def test_rejects_where_standard_output_goes_are_refused(
+    rejects: str, export: Path, tmp_path: Path
+) -> None:
+    # /dev/stdout is standard output by another name, and so is the file
+    # the shell sends standard output to (--rejects o.csv > o.csv).
+    target = tmp_path / "o.csv"
+    named = str(target) if rejects == "same" else rejects
+    command = [sys.executable, "-m", "acsmail", "deliveries", str(export)]
+    with target.open("wb") as stdout:
+        result = subprocess.run(
+            [*command, "--rejects", named],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert "-o and --rejects both go to standard output" in result.stderr
+    assert target.read_bytes() == b""
 
 
 def test_output_over_the_file_stdin_reads_is_refused(export: Path) -> None:
