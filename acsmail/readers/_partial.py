@@ -17,8 +17,8 @@ __all__ = [
     "ENDS_EARLY",
     "Broken",
     "broken_reason",
+    "cut_off",
     "items_until_broken",
-    "line_at",
     "skip_space",
 ]
 
@@ -50,9 +50,15 @@ def skip_space(text: str, position: int) -> int:
     return match.end() if match else position
 
 
-def line_at(text: str, position: int) -> int:
-    """The line, counted from 1, that the position is on."""
-    return text.count("\n", 0, position) + 1
+def cut_off(text: str, broken: Broken, record: int) -> tuple[int, str, str]:
+    """The rejection of the rest of a document from where it broke off.
+
+    ``record`` is the number the first record lost would have had; the
+    reason says the line of the file where the reading stopped.
+    """
+    line = text.count("\n", 0, broken.position) + 1
+    reason = f"{broken.reason} (line {line} of the file)"
+    return record, reason, text[broken.position :]
 
 
 def items_until_broken(text: str, position: int) -> tuple[list[Any], int | Broken]:
@@ -79,11 +85,9 @@ def items_until_broken(text: str, position: int) -> tuple[list[Any], int | Broke
         position = skip_space(text, end)
         if text.startswith(",", position):
             position = skip_space(text, position + 1)
-            if position == len(text):
-                return items, Broken(position, ENDS_EARLY)
         elif text.startswith("]", position):
             return items, position + 1
-        elif position == len(text):
-            return items, Broken(position, ENDS_EARLY)
-        else:
+        elif position < len(text):
             return items, Broken(position, "expected ',' or ']' between records")
+        if position == len(text):
+            return items, Broken(position, ENDS_EARLY)

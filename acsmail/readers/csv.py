@@ -359,18 +359,14 @@ def from_utf16(file: InputFile, spool: Spool) -> InputFile:
         text = data.decode("utf-16")
     except UnicodeDecodeError as error:
         if error.reason != "truncated data":
-            raise _not_utf16(file, error) from error
+            msg = (
+                f"{file.name}: byte {error.start}: expected UTF-16 text after "
+                "the UTF-16 byte-order mark"
+            )
+            raise InputError(msg) from error
         # Cut off inside a character: what came before it is read.
         text = data[: error.start].decode("utf-16")
     return _rewritten(file, spool, text.encode())
-
-
-def _not_utf16(file: InputFile, error: UnicodeDecodeError) -> InputError:
-    msg = (
-        f"{file.name}: byte {error.start}: expected UTF-16 text after "
-        "the UTF-16 byte-order mark"
-    )
-    return InputError(msg)
 
 
 def _as_utf8(file: InputFile, spool: Spool) -> tuple[InputFile, list[str]]:

@@ -15,7 +15,7 @@ import polars as pl
 
 from acsmail.errors import InputError
 from acsmail.readers._files import InputFile, json_text
-from acsmail.readers._partial import Broken, items_until_broken, line_at, skip_space
+from acsmail.readers._partial import Broken, cut_off, items_until_broken, skip_space
 from acsmail.readers._shape import PROPERTIES, text_of
 from acsmail.readers._source import (
     JSON_DECODER,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from acsmail.readers._times import DateOrder
 
 __all__ = [
-    "cut_off",
     "load_document",
     "open_json_array",
     "parse_document",
@@ -68,21 +67,6 @@ def parse_document(text: str, name: str, expected: str) -> Any:
         raise InputError(msg) from error
 
 
-def cut_off(
-    text: str, broken: int | Broken, record: int
-) -> tuple[int, str, str] | None:
-    """The rejection for the rest of a document that broke off, if it did.
-
-    ``record`` is the number the first record lost would have had; the
-    reason says the line of the file where the reading stopped.
-    """
-    if isinstance(broken, int):
-        return None
-    line = line_at(text, broken.position)
-    reason = f"{broken.reason} (line {line} of the file)"
-    return record, reason, text[broken.position :]
-
-
 def _load(file: InputFile) -> tuple[list[Any], tuple[int, str, str] | None]:
     """The rows of the array, and the rejection of a part that is cut off.
 
@@ -99,10 +83,9 @@ def _load(file: InputFile) -> tuple[list[Any], tuple[int, str, str] | None]:
         if not text.startswith("[", start):
             raise
         rows, end = items_until_broken(text, start)
-        rest = cut_off(text, end, len(rows) + 1)
-        if not rows or rest is None:
+        if not rows or not isinstance(end, Broken):
             raise
-        return rows, rest
+        return rows, cut_off(text, end, len(rows) + 1)
     if not isinstance(document, list):
         msg = f"{file.name}: line 1: expected {expected}"
         raise InputError(msg)

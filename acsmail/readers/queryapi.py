@@ -25,7 +25,7 @@ from acsmail.readers._files import json_text
 from acsmail.readers._partial import (
     ENDS_EARLY,
     Broken,
-    broken_reason,
+    cut_off,
     items_until_broken,
     skip_space,
 )
@@ -39,7 +39,7 @@ from acsmail.readers._source import (
     rejects_frame,
     sample_time_format,
 )
-from acsmail.readers.jsonarray import cut_off, parse_document
+from acsmail.readers.jsonarray import parse_document
 from acsmail.schema import SOURCE_LINE
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ __all__ = ["open_query_api"]
 
 _SAMPLE_ROWS: Final = 2000
 _TABLE_NAME: Final = "TableName"
+#: The start of a response, up to the ``[`` of its tables.
 _TABLES_START: Final = re.compile(r'\s*\{\s*"tables"\s*:\s*\[')
 #: A table as the API writes it, up to its columns: name first, then columns.
 _TABLE_HEAD: Final = re.compile(
@@ -90,41 +91,21 @@ def _salvaged(text: str) -> tuple[dict[str, Any], tuple[int, str, str]] | None:
     start = _TABLES_START.match(text)
     if start is None:
         return None
-    tables: list[Any] = []
-    position = skip_space(text, start.end())
-    while True:
-        try:
-            table, end = JSON_DECODER.raw_decode(text, position)
-        except (json.JSONDecodeError, RecursionError) as error:
-            partial = _partial_table(text, position)
-            if partial is None:
-                reason = (
-                    broken_reason(text, error)
-                    if isinstance(error, json.JSONDecodeError)
-                    else "nested too deeply to read"
-                )
-                stop = Broken(position, reason)
-            else:
-                table, stop = partial
-                tables.append(table)
-            break
-        if not isinstance(table, dict):
-            return None
-        tables.append(table)
-        position = skip_space(text, end)
-        if not text.startswith(",", position):
-            # The tables are whole; the break is in what follows them.
-            stop = Broken(position, ENDS_EARLY)
-            break
-        position = skip_space(text, position + 1)
-        if position == len(text):
-            stop = Broken(position, ENDS_EARLY)
-            break
-    rows = sum(len(table.get("rows") or []) for table in tables)
-    rest = cut_off(text, stop, rows + 1)
-    if rest is None or not rows:
+    tables, stop = items_until_broken(text, start.end() - 1)
+    if not isinstance(stop, Broken):
+        # The tables are whole; the break is in what follows them.
+        stop = Broken(skip_space(text, stop), ENDS_EARLY)
+    else:
+        partial = _partial_table(text, stop.position)
+        if partial is not None:
+            table, stop = partial
+            tables.append(table)
+    if not all(isinstance(table, dict) for table in tables):
         return None
-    return {"tables": tables}, rest
+    rows = sum(len(table.get("rows") or []) for table in tables)
+    if not rows:
+        return None
+    return {"tables": tables}, cut_off(text, stop, rows + 1)
 
 
 def _partial_table(text: str, position: int) -> tuple[dict[str, Any], Broken] | None:
